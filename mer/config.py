@@ -1,0 +1,77 @@
+"""Typed, validated configuration: params.yaml, one section per stage.
+
+Every model is frozen and rejects unknown keys, so a typo in params.yaml fails at once with the
+key's name. Only `mer/stages` loads files; the library receives these objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CorpusFormat = Literal["casme2", "samm", "smic", "casme3", "mmew"]
+
+
+class Section(BaseModel):
+    """Base of every params section: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CorpusConfig(Section):
+    """One corpus in its native layout: where its frames and its coding sheet are."""
+
+    format: CorpusFormat
+    root: Path
+    annotations: Path | None = None
+
+
+class DataConfig(Section):
+    """The corpora to read (`data.corpora`) and the optional MEGC2019 composite file."""
+
+    corpora: tuple[CorpusConfig, ...] = Field(min_length=1)
+    composite_gt: Path | None = None
+    on_defect: Literal["drop", "fail"] = "drop"
+
+
+class SynthParams(Section):
+    """The embedded default corpus."""
+
+    seed: int = 0
+
+
+class QualityParams(Section):
+    """Data-quality gates."""
+
+    min_labelled_clips_per_subject: int = Field(default=1, ge=0)
+
+
+class Params(Section):
+    """The whole params.yaml. Sections for later stages are added as the stages exist."""
+
+    synth: SynthParams = SynthParams()
+    data: DataConfig
+    quality: QualityParams = QualityParams()
+
+
+class ConfigError(ValueError):
+    """params.yaml is missing, unreadable or breaks a rule; the message names the file and key."""
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml (``yaml.safe_load``); raise ConfigError naming bad keys."""
+    path = Path(path)
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read ({error})") from error
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from error
