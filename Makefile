@@ -16,6 +16,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := mer
 export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/site-cache
 export TMPDIR := $(CURDIR)/.tmp
 export MPLBACKEND := Agg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: run test setup clean
 

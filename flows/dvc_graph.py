@@ -1,0 +1,47 @@
+"""Read the stage graph from dvc.yaml (DVC is the single source of it) and run one stage."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Stages named ``validate_<gate>`` are data-quality gates; they run as their own tasks.
+GATE_PREFIX = "validate_"
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """What ``dvc repro`` did for one stage: ran it, or found it unchanged and skipped it."""
+
+    name: str
+    ran: bool
+    seconds: float
+    log: str
+
+
+def stage_order(root: Path) -> list[str]:
+    """Return the stage names of ``root/dvc.yaml`` in an order that runs dependencies first."""
+    import networkx as nx  # noqa: PLC0415 - installed with DVC
+    from dvc.repo import Repo  # noqa: PLC0415
+
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph
+        return [stage.addressing for stage in reversed(list(nx.topological_sort(graph)))]
+
+
+def stage_outputs(root: Path, name: str) -> list[Path]:
+    """Return the output paths of one stage, relative to ``root``."""
+    from dvc.repo import Repo  # noqa: PLC0415
+
+    with Repo(str(root)) as repo:
+        (stage,) = [s for s in repo.index.stages if s.addressing == name]
+        return [Path(out.def_path) for out in stage.outs]
+
+
+def repro_stage(root: Path, name: str) -> subprocess.CompletedProcess[str]:
+    """Run ``dvc repro --single-item NAME`` in ``root``: runs the stage only if it changed."""
+    return subprocess.run(
+        ["dvc", "repro", "--single-item", name], cwd=root, capture_output=True, text=True,
+        check=False,
+    )

@@ -1,0 +1,81 @@
+"""The `mer-pipeline` flow: every DVC stage in dvc.yaml order, each quality gate its own task.
+
+A stage task retries (a transient failure such as a full temporary folder may pass next time);
+a gate task does not: a failed gate attaches its validation result (which clip, which rule) to
+the run as an artifact, fails the run and stops everything downstream. Outputs already produced
+stay, and DVC skips the finished stages on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from flows.dvc_graph import GATE_PREFIX, StageOutcome, repro_stage, stage_order, stage_outputs
+
+
+class StageFailed(RuntimeError):
+    """A DVC stage exited non-zero; the message carries the end of its log."""
+
+
+def _repro(root: Path, name: str) -> StageOutcome:
+    started = time.perf_counter()
+    process = repro_stage(root, name)
+    log = (process.stdout + process.stderr).strip()
+    if process.returncode != 0:
+        raise StageFailed(f"stage '{name}' failed:\n" + "\n".join(log.splitlines()[-15:]))
+    ran = f"Stage '{name}' didn't change, skipping" not in log
+    return StageOutcome(name, ran, time.perf_counter() - started, log)
+
+
+@task(name="stage", task_run_name="stage {name}", retries=1, retry_delay_seconds=2)
+def run_stage(root: Path, name: str) -> StageOutcome:
+    """Run one DVC stage (skipped by DVC when nothing it depends on changed)."""
+    outcome = _repro(root, name)
+    get_run_logger().info("%s: %s in %.1f s", name, "ran" if outcome.ran else "unchanged",
+                          outcome.seconds)
+    return outcome
+
+
+@task(name="gate", task_run_name="gate {name}")
+def run_gate(root: Path, name: str) -> StageOutcome:
+    """Run one quality gate; on failure attach its report to the run and fail."""
+    try:
+        return _repro(root, name)
+    except StageFailed:
+        for report in stage_outputs(root, name):
+            if (root / report).is_file():
+                create_markdown_artifact(
+                    key=name.replace("_", "-"), markdown=gate_markdown(root / report),
+                    description=f"quality gate {name} failed",
+                )
+        raise
+
+
+def gate_markdown(report_path: Path) -> str:
+    """Render a gate report (reports/quality/<gate>.json) as markdown: failed rules and clips."""
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    lines = [f"# Gate `{report['gate']}`: {'passed' if report['success'] else 'FAILED'}",
+             f"{report['n_rows']} rows checked; report `{report_path}`.", "",
+             "| rule | failed | first clips |", "|---|---|---|"]
+    for check in report["checks"]:
+        if not check["success"]:
+            clips = ", ".join(f"{row.get('dataset', '')}/{row.get('clip', '')}"
+                              f" ({row.get('source_file', '')} row {row.get('source_row', '')})"
+                              for row in check["failed"][:5])
+            lines.append(f"| {check['rule']} | {check['n_failed']} | {clips} |")
+    return "\n".join(lines) + "\n"
+
+
+@flow(name="mer-pipeline", log_prints=False)
+def pipeline(root: Path = Path(".")) -> list[StageOutcome]:
+    """Run every stage of ``root/dvc.yaml`` in order; gates are separate, visible tasks."""
+    outcomes = []
+    for name in stage_order(root):
+        step = run_gate if name.startswith(GATE_PREFIX) else run_stage
+        outcomes.append(step(root, name))
+    return outcomes

@@ -1,0 +1,54 @@
+"""The `mer` command line: one sub-command per stage or flow, each with its own ``--help``.
+
+This is the top floor: it sets up logging, dispatches to a stage's or a flow's ``main(argv)``
+and turns expected errors (bad data, bad params, unwritable paths) into one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+#: command -> (module with ``main(argv) -> int``, one-line description)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("mer.stages.synth", "generate the embedded default corpus (offline, deterministic)"),
+    "ingest": ("mer.stages.ingest", "read corpora in their native layouts into the clip table"),
+    "validate": ("mer.stages.validate", "run a data-quality gate and write its report"),
+    "run": ("flows.run", "run the whole pipeline as the Prefect flow `mer-pipeline`"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name:<{width}}  {about}" for name, (_, about) in COMMANDS.items()]
+    return "usage: mer COMMAND [ARGS]   (mer COMMAND --help for each)\n\ncommands:\n" + "\n".join(
+        lines
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mer COMMAND ARGS``; return the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"mer: unknown command '{command}'\n\n{_usage()}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from mer.config import ConfigError  # noqa: PLC0415
+    from mer.data.errors import DataError  # noqa: PLC0415
+
+    module = importlib.import_module(COMMANDS[command][0])
+    try:
+        return int(module.main(rest) or 0)
+    except (DataError, ConfigError, OSError) as error:
+        print(f"mer {command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
