@@ -49,12 +49,47 @@ class QualityParams(Section):
     min_labelled_clips_per_subject: int = Field(default=1, ge=0)
 
 
+class FacesParams(Section):
+    """Face crop and alignment: crop side (px), margin around the template, no-face policy."""
+
+    size: int = Field(default=128, ge=32)
+    margin: float = Field(default=0.2, ge=0, le=2)
+    on_no_face: Literal["exclude", "fail"] = "exclude"
+
+
+class FlowParams(Section):
+    """TV-L1 optical flow, named and defaulted as OpenCV's DualTVL1 (``lambda`` included)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    tau: float = 0.25
+    lambda_: float = Field(default=0.15, alias="lambda")
+    theta: float = 0.3
+    nscales: int = 5
+    warps: int = 5
+    epsilon: float = 0.01
+    inner_iterations: int = 30
+    outer_iterations: int = 10
+    scale_step: float = 0.8
+    gamma: float = 0.0
+    median_filtering: int = 5
+    batch_size: int = Field(default=32, ge=1)  # flow pairs solved together
+    apex_to_offset: bool = False  # also compute apex -> offset flow
+    max_magnitude: float = Field(default=20.0, gt=0)  # gate: larger mean flow (px) is an error
+
+    def tvl1(self) -> dict[str, float | int]:
+        """The solver's keyword arguments (``lambda_`` spelled as the Python name)."""
+        return self.model_dump(exclude={"batch_size", "apex_to_offset", "max_magnitude"})
+
+
 class Params(Section):
     """The whole params.yaml. Sections for later stages are added as the stages exist."""
 
     synth: SynthParams = SynthParams()
     data: DataConfig
     quality: QualityParams = QualityParams()
+    faces: FacesParams = FacesParams()
+    flow: FlowParams = FlowParams()
 
 
 class ConfigError(ValueError):
