@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("mer.stages.synth", "generate the embedded default corpus (offline, deterministic)"),
     "ingest": ("mer.stages.ingest", "read corpora in their native layouts into the clip table"),
     "validate": ("mer.stages.validate", "run a data-quality gate and write its report"),
+    "faces": ("mer.stages.faces", "crop and align the faces of every clip"),
+    "flow": ("mer.stages.flow", "TV-L1 optical flow onset -> apex and strain for every clip"),
     "run": ("flows.run", "run the whole pipeline as the Prefect flow `mer-pipeline`"),
 }
 

@@ -34,7 +34,7 @@ class DataConfig(Section):
 
     corpora: tuple[CorpusConfig, ...] = Field(min_length=1)
     composite_gt: Path | None = None
-    on_defect: Literal["drop", "fail"] = "drop"
+    on_defect: Literal["drop", "fail", "estimate_apex"] = "estimate_apex"
 
 
 class SynthParams(Section):

@@ -29,15 +29,13 @@ def ingest(config: DataConfig) -> ReadResult:
     """
     policy = ReaderPolicy(on_defect=config.on_defect)
     results = {corpus.format: _read(corpus, policy) for corpus in config.corpora}
+    dropped = [item for result in results.values() for item in result.dropped]
     if config.composite_gt is not None:
-        merged = apply_composite(results, config.composite_gt, policy)
+        table = apply_composite(results, config.composite_gt, policy).table
     else:
-        merged = ReadResult(
-            pa.concat_tables([result.table for result in results.values()]),
-            [item for result in results.values() for item in result.dropped],
-        )
+        table = pa.concat_tables([result.table for result in results.values()])
     order = [("dataset", "ascending"), ("subject", "ascending"), ("clip", "ascending")]
-    return ReadResult(merged.table.sort_by(order), merged.dropped)
+    return ReadResult(table.sort_by(order), dropped)
 
 
 def _read(corpus: CorpusConfig, policy: ReaderPolicy) -> ReadResult:
@@ -51,8 +49,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--format", choices=FORMATS, help="read one corpus of this format")
     parser.add_argument("--root", type=Path, help="the corpus's frame folder")
     parser.add_argument("--annotations", type=Path, help="the corpus's coding sheet")
-    parser.add_argument("--on-defect", choices=("drop", "fail"), default="drop",
-                        help="known defects of real sheets: drop and list, or fail")
+    parser.add_argument("--on-defect", choices=("drop", "fail", "estimate_apex"),
+                        default="estimate_apex",
+                        help="known defects of real sheets: drop and list, fail, or keep the "
+                        "clip with its apex cleared (to be spotted)")
     parser.add_argument("--out", type=Path, required=True, help="clip table (Parquet)")
     parser.add_argument("--dropped", type=Path, help="table of dropped clips (Parquet)")
     args = parser.parse_args(argv)

@@ -1,8 +1,8 @@
 """Stage `validate`: run a data-quality gate on a stage's table and write its report.
 
 ``mer validate clips --table data/interim/clips.parquet --report reports/quality/clips.json``
-exits 2 when the gate fails, after writing the report, with the first failing clip, rule and
-file on stderr.
+(likewise ``faces`` and ``flow`` with ``--dir``, the folder the table's paths are relative to)
+writes the report, then exits 2 when the gate failed, naming the first failing clip, rule and file.
 """
 
 from __future__ import annotations
@@ -15,28 +15,49 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from mer.config import load_params
+from mer.config import Params, load_params
 from mer.data.atomic import write_text
 from mer.quality import GateError, GateReport
 
 logger = logging.getLogger(__name__)
 
+GATES = ("clips", "faces", "flow")
 
-def validate_clip_table(table_path: Path, dropped_path: Path | None, min_labelled: int) -> GateReport:
-    """Run the clip gate on a clip table file and attach the clips its readers dropped."""
-    from mer.quality.clips import validate_clips  # noqa: PLC0415
 
-    report = validate_clips(pq.read_table(table_path), min_labelled)
-    dropped = pq.read_table(dropped_path).to_pylist() if dropped_path is not None else []
-    return replace(report, dropped=dropped)
+def run(gate: str, table: Path, folder: Path | None, dropped: Path | None,
+        params: Params) -> GateReport:
+    """Run one gate on a table file (with the folder its paths are relative to)."""
+    data = pq.read_table(table)
+    if gate == "clips":
+        from mer.quality.clips import validate_clips  # noqa: PLC0415
+
+        report = validate_clips(data, params.quality.min_labelled_clips_per_subject)
+    elif gate == "faces":
+        from mer.quality.faces import validate_faces  # noqa: PLC0415
+
+        report = validate_faces(data, _required(folder, gate), params.faces.size)
+    else:
+        from mer.quality.flow import validate_flow  # noqa: PLC0415
+
+        report = validate_flow(data, _required(folder, gate), params.flow.max_magnitude)
+    if dropped is not None:
+        report = replace(report, dropped=report.dropped + pq.read_table(dropped).to_pylist())
+    return report
+
+
+def _required(folder: Path | None, gate: str) -> Path:
+    if folder is None:
+        raise ValueError(f"gate '{gate}' needs --dir")
+    return folder
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the gate name, its input table and the report path."""
     parser = argparse.ArgumentParser(prog="mer validate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("gate", choices=("clips",), help="which gate")
+    parser.add_argument("gate", choices=GATES, help="which gate")
     parser.add_argument("--table", type=Path, required=True, help="the table to check (Parquet)")
-    parser.add_argument("--dropped", type=Path, help="clips the readers dropped (Parquet)")
+    parser.add_argument("--dir", type=Path, help="folder the table's paths are relative to")
+    parser.add_argument("--dropped", type=Path, help="clips an earlier step dropped (Parquet)")
     parser.add_argument("--report", type=Path, required=True, help="where the JSON report goes")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     return parser.parse_args(argv)
@@ -45,8 +66,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Validate, write the report, and fail with the first broken rule when the gate fails."""
     args = parse_args(argv)
-    quality = load_params(args.params).quality
-    report = validate_clip_table(args.table, args.dropped, quality.min_labelled_clips_per_subject)
+    report = run(args.gate, args.table, args.dir, args.dropped, load_params(args.params))
     write_text(args.report, report.to_json())
     if not report.success:
         raise GateError(report)
