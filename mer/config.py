@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-CorpusFormat = Literal["casme2", "samm", "smic", "casme3", "mmew"]
+CorpusFormat = Literal["casme2", "samm", "smic", "casme3", "mmew", "ckplus"]
 
 
 class Section(BaseModel):
@@ -30,10 +30,12 @@ class CorpusConfig(Section):
 
 
 class DataConfig(Section):
-    """The corpora to read (`data.corpora`) and the optional MEGC2019 composite file."""
+    """The micro-expression corpora (`data.corpora`), the optional MEGC2019 composite file, and
+    the macro-expression corpora used for pretraining (`data.macro_corpora`)."""
 
     corpora: tuple[CorpusConfig, ...] = Field(min_length=1)
     composite_gt: Path | None = None
+    macro_corpora: tuple[CorpusConfig, ...] = ()
     on_defect: Literal["drop", "fail", "estimate_apex"] = "estimate_apex"
 
 

@@ -26,6 +26,10 @@ EMOTION_TO_LABEL: Final[dict[str, dict[str, str]]] = {
                "happiness": "positive", "surprise": "surprise"},
     "mmew": {"anger": "negative", "disgust": "negative", "fear": "negative", "sadness": "negative",
              "happiness": "positive", "surprise": "surprise"},
+    # CK+ (macro): neutral and unlabelled sequences map to null.
+    "ckplus": {"anger": "negative", "contempt": "negative", "disgust": "negative",
+               "fear": "negative", "sadness": "negative", "happy": "positive",
+               "surprise": "surprise"},
 }
 
 CLIP_SCHEMA: Final[pa.Schema] = pa.schema(

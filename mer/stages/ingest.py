@@ -1,7 +1,8 @@
 """Stage `ingest`: read every configured corpus into the canonical clip table.
 
-``mer ingest --params params.yaml --out data/interim/clips.parquet`` reads ``data.corpora`` (and
-the MEGC2019 composite file when ``data.composite_gt`` is set); ``mer ingest --format F --root R
+``mer ingest --params params.yaml --out data/interim/micro/clips.parquet`` reads
+``data.corpora`` (and the MEGC2019 composite file when ``data.composite_gt`` is set); with
+``--macro`` it reads ``data.macro_corpora`` instead. ``mer ingest --format F --root R
 [--annotations A] --out P`` reads one corpus.
 """
 
@@ -16,7 +17,14 @@ import pyarrow as pa
 
 from mer.config import CorpusConfig, DataConfig, load_params
 from mer.data.atomic import write_parquet
-from mer.data.readers import FORMATS, ReaderPolicy, ReadResult, apply_composite, read_corpus
+from mer.data.readers import (
+    FORMATS,
+    MACRO_FORMATS,
+    ReaderPolicy,
+    ReadResult,
+    apply_composite,
+    read_corpus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +54,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse either ``--params`` or ``--format/--root/--annotations``, plus the outputs."""
     parser = argparse.ArgumentParser(prog="mer ingest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", type=Path, help="params.yaml: read data.corpora")
-    parser.add_argument("--format", choices=FORMATS, help="read one corpus of this format")
+    parser.add_argument("--macro", action="store_true",
+                        help="with --params: read data.macro_corpora (no composite file)")
+    parser.add_argument("--format", choices=FORMATS + MACRO_FORMATS,
+                        help="read one corpus of this format")
     parser.add_argument("--root", type=Path, help="the corpus's frame folder")
     parser.add_argument("--annotations", type=Path, help="the corpus's coding sheet")
     parser.add_argument("--on-defect", choices=("drop", "fail", "estimate_apex"),
@@ -68,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.params is not None:
         config = load_params(args.params).data
+        if args.macro:
+            config = DataConfig(corpora=config.macro_corpora, on_defect=config.on_defect)
     else:
         corpus = CorpusConfig(format=args.format, root=args.root, annotations=args.annotations)
         config = DataConfig(corpora=(corpus,), on_defect=args.on_defect)

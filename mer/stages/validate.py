@@ -24,14 +24,19 @@ logger = logging.getLogger(__name__)
 GATES = ("clips", "faces", "flow")
 
 
-def run(gate: str, table: Path, folder: Path | None, dropped: Path | None,
-        params: Params) -> GateReport:
-    """Run one gate on a table file (with the folder its paths are relative to)."""
+def run(gate: str, table: Path, folder: Path | None, dropped: Path | None, params: Params,
+        *, unlabelled: bool = False) -> GateReport:
+    """Run one gate on a table file (with the folder its paths are relative to).
+
+    ``unlabelled`` lifts the clips gate's labelled-clips-per-subject rule (macro corpora, which
+    pretraining may use without labels).
+    """
     data = pq.read_table(table)
     if gate == "clips":
         from mer.quality.clips import validate_clips  # noqa: PLC0415
 
-        report = validate_clips(data, params.quality.min_labelled_clips_per_subject)
+        minimum = 0 if unlabelled else params.quality.min_labelled_clips_per_subject
+        report = validate_clips(data, minimum)
     elif gate == "faces":
         from mer.quality.faces import validate_faces  # noqa: PLC0415
 
@@ -59,6 +64,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--dir", type=Path, help="folder the table's paths are relative to")
     parser.add_argument("--dropped", type=Path, help="clips an earlier step dropped (Parquet)")
     parser.add_argument("--report", type=Path, required=True, help="where the JSON report goes")
+    parser.add_argument("--unlabelled", action="store_true",
+                        help="clips gate: subjects need no labelled clip (macro corpora)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     return parser.parse_args(argv)
 
@@ -66,7 +73,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Validate, write the report, and fail with the first broken rule when the gate fails."""
     args = parse_args(argv)
-    report = run(args.gate, args.table, args.dir, args.dropped, load_params(args.params))
+    report = run(args.gate, args.table, args.dir, args.dropped, load_params(args.params),
+                 unlabelled=args.unlabelled)
     write_text(args.report, report.to_json())
     if not report.success:
         raise GateError(report)

@@ -1,0 +1,143 @@
+"""Stage `flow`: TV-L1 optical flow onset -> apex (and strain) for every aligned clip.
+
+``mer flow --clips data/interim/clips.parquet --faces data/interim/faces.parquet
+--faces-dir data/interim/faces --out-dir data/processed/flow --table data/processed/flow.parquet``
+writes one ``<dataset>/<subject>/<clip>.npz`` per clip (``u``, ``v``, ``strain`` (H, W) float32
+pixels; ``onset``, ``apex`` (H, W) uint8 grey; with ``flow.apex_to_offset`` also ``u_offset``,
+``v_offset``) and a table with one row per clip. Clips without an annotated apex (SMIC, or a
+sheet defect cleared by ``estimate_apex``) get a spotted apex, recorded as estimated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from mer.config import FlowParams, load_params
+from mer.data.atomic import atomic_path, write_parquet
+from mer.flow import TVL1Params
+from mer.flow.features import ClipFlow, ClipInput, clip_flows, to_grey
+
+logger = logging.getLogger(__name__)
+
+FLOW_SCHEMA = pa.schema([
+    pa.field("dataset", pa.string(), nullable=False),
+    pa.field("subject", pa.string(), nullable=False),
+    pa.field("clip", pa.string(), nullable=False),
+    pa.field("path", pa.string(), nullable=False),  # relative to the flow folder
+    pa.field("label", pa.string(), nullable=True),
+    pa.field("onset_frame", pa.int32(), nullable=False),
+    pa.field("apex_frame", pa.int32(), nullable=False),
+    pa.field("apex_estimated", pa.bool_(), nullable=False),
+    pa.field("mean_magnitude", pa.float32(), nullable=False),  # px
+    pa.field("max_magnitude", pa.float32(), nullable=False),  # px
+    pa.field("finite", pa.bool_(), nullable=False),
+    pa.field("min_frame_std", pa.float32(), nullable=False),  # grey levels, onset and apex
+    pa.field("onset_apex_difference", pa.float32(), nullable=False),  # mean |apex - onset|
+])
+
+
+def clip_input(clip: dict[str, Any], faces_dir: Path, face: dict[str, Any]) -> ClipInput:
+    """Load one aligned clip and locate its onset and (annotated) apex among its frames."""
+    with np.load(faces_dir / face["path"]) as arrays:
+        frames, numbers = arrays["frames"], arrays["frame_numbers"].tolist()
+    onset = numbers.index(clip["onset"])
+    apex = numbers.index(clip["apex"]) if clip["apex"] in numbers else None
+    name = f"{clip['dataset']}/{clip['subject']}/{clip['clip']}"
+    return ClipInput(frames, onset, apex if apex != onset else None, name)
+
+
+def flow_row(clip: dict[str, Any], item: ClipInput, result: ClipFlow) -> dict[str, Any]:
+    """The flow-table row of one clip."""
+    grey = to_grey(item.frames, item.clip_id).astype(np.float32)
+    onset, apex = grey[result.onset_index], grey[result.apex_index]
+    numbers = list(clip["frame_numbers"])
+    return {
+        "dataset": clip["dataset"], "subject": clip["subject"], "clip": clip["clip"],
+        "path": _relative(clip).as_posix(), "label": clip["label"],
+        "onset_frame": numbers[result.onset_index], "apex_frame": numbers[result.apex_index],
+        "apex_estimated": result.apex_estimated,
+        "mean_magnitude": float(np.nanmean(result.magnitude)),
+        "max_magnitude": float(np.nanmax(result.magnitude)),
+        "finite": bool(np.isfinite(result.u).all() and np.isfinite(result.v).all()
+                       and np.isfinite(result.strain).all()),
+        "min_frame_std": float(min(onset.std(), apex.std())),
+        "onset_apex_difference": float(np.abs(apex - onset).mean()),
+    }
+
+
+def _relative(clip: dict[str, Any]) -> Path:
+    return Path(clip["dataset"]) / clip["subject"] / f"{clip['clip']}.npz"
+
+
+def save_flow(path: Path, item: ClipInput, result: ClipFlow, offset: ClipFlow | None) -> None:
+    """Write one clip's flow arrays atomically (see the module docstring for the keys)."""
+    grey = to_grey(item.frames, item.clip_id)
+    arrays = {"u": result.u, "v": result.v, "strain": result.strain,
+              "onset": grey[result.onset_index], "apex": grey[result.apex_index]}
+    if offset is not None:
+        arrays |= {"u_offset": offset.u, "v_offset": offset.v}
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def compute_flow(clips: pa.Table, faces: pa.Table, faces_dir: Path, out_dir: Path,
+                 params: FlowParams) -> pa.Table:
+    """Flow for every aligned clip, ``params.batch_size`` clips at a time; return the table."""
+    aligned = {(f["dataset"], f["clip"]): f for f in faces.to_pylist() if f["status"] == "aligned"}
+    todo = [c for c in clips.to_pylist() if (c["dataset"], c["clip"]) in aligned]
+    solver = TVL1Params.from_mapping(params.tvl1())
+    rows = []
+    with tqdm(total=len(todo), desc="flow", unit="clip") as progress:
+        for start in range(0, len(todo), params.batch_size):
+            chunk = todo[start:start + params.batch_size]
+            items = [clip_input(c, faces_dir, aligned[(c["dataset"], c["clip"])]) for c in chunk]
+            results = clip_flows(items, solver, batch_size=params.batch_size)
+            offsets = _offset_flows(items, results, solver) if params.apex_to_offset else None
+            for k, (clip, item, result) in enumerate(zip(chunk, items, results, strict=True)):
+                save_flow(out_dir / _relative(clip), item, result,
+                          offsets[k] if offsets is not None else None)
+                rows.append(flow_row(clip, item, result))
+            progress.update(len(chunk))
+    return pa.Table.from_pylist(rows, schema=FLOW_SCHEMA)
+
+
+def _offset_flows(items: list[ClipInput], results: list[ClipFlow],
+                  solver: TVL1Params) -> list[ClipFlow | None]:
+    """Apex -> last-frame flow where the apex is not the last frame."""
+    pairs = [ClipInput(item.frames, r.apex_index, len(item.frames) - 1, item.clip_id)
+             for item, r in zip(items, results, strict=True)]
+    usable = [k for k, pair in enumerate(pairs) if pair.apex_index > pair.onset_index]
+    solved = dict(zip(usable, clip_flows([pairs[k] for k in usable], solver), strict=True))
+    return [solved.get(k) for k in range(len(items))]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the input tables and folders, the outputs and params.yaml."""
+    parser = argparse.ArgumentParser(prog="mer flow", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clips", type=Path, required=True, help="clip table (Parquet)")
+    parser.add_argument("--faces", type=Path, required=True, help="faces table (Parquet)")
+    parser.add_argument("--faces-dir", type=Path, required=True, help="aligned clips folder")
+    parser.add_argument("--out-dir", type=Path, required=True, help="flow arrays folder")
+    parser.add_argument("--table", type=Path, required=True, help="flow table (Parquet)")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Compute and write the flow of every aligned clip."""
+    args = parse_args(argv)
+    params = load_params(args.params).flow
+    table = compute_flow(pq.read_table(args.clips), pq.read_table(args.faces), args.faces_dir,
+                         args.out_dir, params)
+    write_parquet(args.table, table)
+    logger.info("flow of %d clips -> %s", table.num_rows, args.out_dir)
+    return 0
