@@ -1,0 +1,190 @@
+"""Accuracy and speed of mer's TV-L1 against OpenCV's DualTVL1 and scikit-image's TV-L1.
+
+Run: ``python benchmarks/flow_benchmark.py [--pairs 64] [--rounds 2]``. Prints markdown tables.
+
+All three flows are compared in one convention: (u, v) = (x, y) in pixels with
+``frame1(p + flow(p)) ~ frame0(p)``. OpenCV's ``calc(I0, I1)`` already returns that (x, y).
+scikit-image's ``optical_flow_tvl1(reference, moving)`` returns (v, u), row first, such that
+``moving(p + (v, u)) ~ reference(p)``: with reference = frame0 and moving = frame1 only the channel
+order changes. The script checks the sign empirically (the other sign must be far worse).
+
+(a1) 64 pairs of 128x128 crops of real images (skimage astronaut, camera, coffee, chelsea, ...)
+     deformed by known smooth fields (translation plus a sine field) at micro-expression amplitude
+     (peak 0.2-3 px); frame0(p) = frame1(p + flow(p)) by cubic interpolation. EPE over the
+     interior (8 px margin).
+(a2) skimage.data.stereo_motorcycle(), Middlebury: left -> right flow is u = -disparity, v = 0;
+     invalid pixels (+inf) are excluded. Run at half resolution (area downscale, 370x250, the
+     disparity halved) to keep displacements within reach of a 5-level 0.8 pyramid; EPE is
+     reported in half-resolution pixels.
+(b)  speed on the (a1) pairs: ours on the whole batch in one call; OpenCV and scikit-image pair by
+     pair. Torch threads = 2. Each timing is the best of ``--rounds`` rounds, interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from scipy import ndimage
+from skimage import color, data, transform
+from skimage.registration import optical_flow_tvl1
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mer.flow import FAST, TVL1Params, tvl1_flow  # noqa: E402
+
+SIZE = 128
+MARGIN = 8
+
+
+def _images() -> list[np.ndarray]:
+    rgb = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.immunohistochemistry()]
+    grey = [color.rgb2gray(img) for img in rgb] + [data.camera() / 255.0, data.moon() / 255.0]
+    return [g.astype(np.float64) for g in grey]
+
+
+def make_pairs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, H, W) frame0, frame1 in [0, 1] float32 and (n, 2, H, W) true flow."""
+    rng = np.random.default_rng(seed)
+    images = _images()
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    f0s, f1s, flows = [], [], []
+    for k in range(n):
+        img = images[k % len(images)]
+        h, w = img.shape
+        side = int(rng.integers(160, min(h, w, 320)))
+        y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+        frame1 = transform.resize(img[y0 : y0 + side, x0 : x0 + side], (SIZE, SIZE), anti_aliasing=True)
+        peak = rng.uniform(0.2, 3.0)
+        tx, ty = rng.uniform(-0.5, 0.5, 2)
+        ph = rng.uniform(0, 2 * np.pi, 4)
+        fx, fy = rng.uniform(0.5, 1.5, 2)
+        u = tx + np.sin(2 * np.pi * fx * yy / SIZE + ph[0]) * np.cos(np.pi * xx / SIZE + ph[1])
+        v = ty + np.cos(2 * np.pi * fy * xx / SIZE + ph[2]) * np.sin(np.pi * yy / SIZE + ph[3])
+        scale = peak / max(np.abs(u).max(), np.abs(v).max())
+        flow = np.stack((u * scale, v * scale))
+        frame0 = ndimage.map_coordinates(frame1, np.stack((yy + flow[1], xx + flow[0])), order=3, mode="reflect")
+        f0s.append(np.clip(frame0, 0, 1))
+        f1s.append(frame1)
+        flows.append(flow)
+    return (np.stack(f0s).astype(np.float32), np.stack(f1s).astype(np.float32), np.stack(flows).astype(np.float32))
+
+
+def epe(est: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None, margin: int = MARGIN) -> np.ndarray:
+    err = np.hypot(est[..., 0, :, :] - truth[..., 0, :, :], est[..., 1, :, :] - truth[..., 1, :, :])
+    if valid is not None:
+        return err[valid]
+    return err[..., margin:-margin, margin:-margin].ravel()
+
+
+def run_opencv(f0: np.ndarray, f1: np.ndarray) -> np.ndarray:
+    tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()  # OpenCV's defaults
+    return np.stack([tvl1.calc(a, b, None).transpose(2, 0, 1) for a, b in zip(f0, f1)])
+
+
+def run_skimage(f0: np.ndarray, f1: np.ndarray) -> np.ndarray:
+    out = []
+    for a, b in zip(f0, f1):
+        v, u = optical_flow_tvl1(a, b)  # (row, col) order
+        out.append(np.stack((u, v)))
+    return np.stack(out).astype(np.float32)
+
+
+def run_ours(f0: np.ndarray, f1: np.ndarray, params: TVL1Params) -> np.ndarray:
+    flow = tvl1_flow(torch.from_numpy(f0)[:, None], torch.from_numpy(f1)[:, None], params)
+    return flow.numpy()
+
+
+def timed(fn, *args) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+def motorcycle() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    left, right, disp = data.stereo_motorcycle()
+    gl = color.rgb2gray(left).astype(np.float32)
+    gr = color.rgb2gray(right).astype(np.float32)
+    h, w = gl.shape
+    size = (w // 2, h // 2)
+    gl = cv2.resize(gl, size, interpolation=cv2.INTER_AREA)
+    gr = cv2.resize(gr, size, interpolation=cv2.INTER_AREA)
+    d = disp[: 2 * size[1] : 2, : 2 * size[0] : 2].astype(np.float64)
+    valid = np.isfinite(d)
+    # a half-resolution pixel is valid only if its 2x2 block is
+    block = np.isfinite(disp[: 2 * size[1], : 2 * size[0]]).reshape(size[1], 2, size[0], 2).all(axis=(1, 3))
+    valid &= block
+    d = np.where(valid, d, 0.0) / 2.0
+    truth = np.stack((-d, np.zeros_like(d))).astype(np.float32)  # u = -disparity, v = 0
+    return gl[None], gr[None], truth[None], valid
+
+
+def _row(name: str, errs: np.ndarray, ms: float | None = None, ours_ms: float | None = None) -> str:
+    cells = [name, f"{errs.mean():.3f}", f"{np.median(errs):.3f}"]
+    if ms is not None:
+        cells += [f"{ms:.1f}", f"{ms / ours_ms:.2f}" if ours_ms else "-"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, OpenCV {cv2.__version__} "
+          f"(threads {cv2.getNumThreads()}), cpus {os.cpu_count()}, load avg {os.getloadavg()[0]:.1f}")
+
+    f0, f1, truth = make_pairs(args.pairs)
+    methods = {
+        "mer TV-L1 (OpenCV defaults)": lambda a, b: run_ours(a, b, TVL1Params()),
+        "mer TV-L1 (FAST preset)": lambda a, b: run_ours(a, b, FAST),
+        "OpenCV DualTVL1 (defaults)": run_opencv,
+        "skimage optical_flow_tvl1 (defaults)": run_skimage,
+    }
+    flows: dict[str, np.ndarray] = {}
+    best: dict[str, float] = {}
+    for _ in range(args.rounds):
+        for name, fn in methods.items():
+            out, seconds = timed(fn, f0, f1)
+            flows[name] = out
+            best[name] = min(best.get(name, np.inf), seconds)
+
+    # sign sanity check of the conversions
+    for name, out in flows.items():
+        right, flipped = epe(out, truth).mean(), epe(-out, truth).mean()
+        assert right < flipped, f"{name}: flipped sign fits better ({flipped:.3f} < {right:.3f})"
+
+    ours_ms = best["mer TV-L1 (OpenCV defaults)"] / args.pairs * 1000
+    print(f"\n(a1) + (b): {args.pairs} pairs {SIZE}x{SIZE}, known smooth deformations, peak 0.2-3 px; "
+          f"EPE in px over the interior; time per pair, best of {args.rounds} rounds "
+          f"(ours batched over all pairs, the others pair by pair)\n")
+    print("| method | EPE mean | EPE median | ms / pair | ms / ours (defaults) |")
+    print("|---|---|---|---|---|")
+    for name, out in flows.items():
+        print(_row(name, epe(out, truth), best[name] / args.pairs * 1000, ours_ms))
+    diff = np.hypot(*(flows["mer TV-L1 (OpenCV defaults)"] - flows["OpenCV DualTVL1 (defaults)"]).transpose(1, 0, 2, 3))
+    print(f"\nmer vs OpenCV (same parameters), per-pixel |flow difference|: mean {diff.mean():.4f} px, "
+          f"median {np.median(diff):.4f} px, 99th percentile {np.percentile(diff, 99):.3f} px")
+    print(f"speed ratios: OpenCV / ours = {best['OpenCV DualTVL1 (defaults)'] / best['mer TV-L1 (OpenCV defaults)']:.2f}x, "
+          f"skimage / ours = {best['skimage optical_flow_tvl1 (defaults)'] / best['mer TV-L1 (OpenCV defaults)']:.2f}x; "
+          f"with FAST: OpenCV / ours = {best['OpenCV DualTVL1 (defaults)'] / best['mer TV-L1 (FAST preset)']:.2f}x, "
+          f"skimage / ours = {best['skimage optical_flow_tvl1 (defaults)'] / best['mer TV-L1 (FAST preset)']:.2f}x")
+
+    m0, m1, mtruth, valid = motorcycle()
+    print(f"\n(a2) stereo_motorcycle at half resolution ({m0.shape[2]}x{m0.shape[1]}), "
+          f"{valid.sum()} valid pixels, u = -disparity / 2, v = 0; EPE in half-resolution px\n")
+    print("| method | EPE mean | EPE median | ms |")
+    print("|---|---|---|---|")
+    for name, fn in methods.items():
+        out, seconds = timed(fn, m0, m1)
+        print(_row(name, epe(out[0], mtruth[0], valid))[:-1] + f"| {seconds * 1000:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Batched image operations for TV-L1, following OpenCV's conventions (private module).
+
+All functions take (B, C, H, W) float tensors and keep the device and dtype of their input.
+Pixel (i, j) has its centre at x = j, y = i.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _linear_taps(
+    n_in: int, n_out: int, inv_scale: float, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Indices and weights of 1-D linear interpolation, OpenCV ``resize`` INTER_LINEAR style.
+
+    Output sample ``d`` reads input position ``(d + 0.5) * inv_scale - 0.5``, clamped to the
+    image (border replicate).
+    """
+    pos = (torch.arange(n_out, device=device, dtype=torch.float64) + 0.5) * inv_scale - 0.5
+    pos = pos.clamp(0.0, n_in - 1)
+    i0 = pos.floor().long().clamp(max=n_in - 1)
+    i1 = (i0 + 1).clamp(max=n_in - 1)
+    w1 = (pos - i0).to(torch.float32)
+    return i0, i1, w1
+
+
+def resize_linear(x: torch.Tensor, size: tuple[int, int], inv_scale: tuple[float, float]) -> torch.Tensor:
+    """Separable bilinear resize of (B, C, H, W) to ``size`` = (h, w).
+
+    ``inv_scale`` = (sy, sx) is the input step per output pixel. OpenCV uses 1 / fx when it is given
+    a scale factor (``resize(src, dst, Size(), fx, fy)``) and in / out when it is given a size; the
+    caller passes whichever it means.
+    """
+    h, w = size
+    _, _, hin, win = x.shape
+    i0, i1, wy = _linear_taps(hin, h, inv_scale[0], x.device)
+    j0, j1, wx = _linear_taps(win, w, inv_scale[1], x.device)
+    wy = wy.to(x.dtype).view(1, 1, h, 1)
+    wx = wx.to(x.dtype).view(1, 1, 1, w)
+    rows = torch.lerp(x.index_select(2, i0), x.index_select(2, i1), wy)
+    return torch.lerp(rows.index_select(3, j0), rows.index_select(3, j1), wx)
+
+
+def pyramid_size(h: int, w: int, scale: float) -> tuple[int, int]:
+    """Size of the next pyramid level as OpenCV rounds it (nearest integer)."""
+    return int(math.floor(h * scale + 0.5)), int(math.floor(w * scale + 0.5))
+
+
+def centered_gradient(x: torch.Tensor) -> torch.Tensor:
+    """Central differences (B, C, H, W) -> (B, C, 2, H, W), [..., 0] = d/dx, [..., 1] = d/dy.
+
+    ``0.5 * (x[j+1] - x[j-1])`` with the border replicated, so at the first and last column the
+    difference is one-sided and halved, as in OpenCV's TV-L1.
+    """
+    p = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    gx = (p[..., 1:-1, 2:] - p[..., 1:-1, :-2]) * 0.5
+    gy = (p[..., 2:, 1:-1] - p[..., :-2, 1:-1]) * 0.5
+    return torch.stack((gx, gy), dim=2)
+
+
+def _keys_weights(t: torch.Tensor, a: float = -0.75) -> list[torch.Tensor]:
+    """Cubic convolution weights (Keys, ``a`` = -0.75 as OpenCV) of taps -1, 0, 1, 2 at fraction t."""
+    s = 1.0 - t
+    w0 = ((a * (t + 1.0) - 5.0 * a) * (t + 1.0) + 8.0 * a) * (t + 1.0) - 4.0 * a
+    w1 = ((a + 2.0) * t - (a + 3.0)) * t * t + 1.0
+    w2 = ((a + 2.0) * s - (a + 3.0)) * s * s + 1.0
+    w3 = 1.0 - w0 - w1 - w2
+    return [w0, w1, w2, w3]
+
+
+def remap_cubic(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample (B, C, H, W) at p + flow(p) with bicubic interpolation (Keys, a = -0.75).
+
+    Taps outside the image read 0, as OpenCV's ``remap`` with its default BORDER_CONSTANT. At
+    integer positions the result is exactly the input (zero flow changes nothing).
+
+    Args:
+        x: (B, C, H, W) images.
+        flow: (B, 2, H, W) displacement in pixels, channel 0 = x, 1 = y.
+    """
+    b, c, h, w = x.shape
+    ys = torch.arange(h, device=x.device, dtype=x.dtype).view(1, h, 1)
+    xs = torch.arange(w, device=x.device, dtype=x.dtype).view(1, 1, w)
+    px = xs + flow[:, 0]
+    py = ys + flow[:, 1]
+    fx = px.floor()
+    fy = py.floor()
+    wx = _keys_weights(px - fx)
+    wy = _keys_weights(py - fy)
+    ix0 = fx.long() - 1
+    iy0 = fy.long() - 1
+    flat = x.reshape(b, c, h * w)
+    out = torch.zeros((b, c, h * w), dtype=x.dtype, device=x.device)
+    for i in range(4):
+        iy = iy0 + i
+        valid_y = (iy >= 0) & (iy < h)
+        row = iy.clamp(0, h - 1) * w
+        for j in range(4):
+            ix = ix0 + j
+            valid = valid_y & (ix >= 0) & (ix < w)
+            index = (row + ix.clamp(0, w - 1)).view(b, 1, h * w).expand(b, c, h * w)
+            weight = (wy[i] * wx[j] * valid).view(b, 1, h * w)
+            out.addcmul_(flat.gather(2, index), weight)
+    return out.view(b, c, h, w)
+
+
+@functools.cache
+def _selection_network(k: int, n: int) -> tuple[tuple[tuple[int, str, int, int], ...], int]:
+    """The min/max operations of Batcher's odd-even merge sort of ``n`` values that the
+    ``k``-th smallest depends on.
+
+    Wires beyond ``n`` (up to the next power of two) hold +inf and are simplified away, as is
+    every comparator the output does not depend on. Returns ``(ops, out)``: ``ops`` are
+    ``(node, "min" | "max", a, b)`` in evaluation order, nodes ``0..n-1`` being the inputs.
+    """
+    size = 1
+    while size < n:
+        size *= 2
+    pairs: list[tuple[int, int]] = []
+
+    def merge(lo: int, hi: int, r: int) -> None:
+        step = r * 2
+        if step < hi - lo:
+            merge(lo, hi, step)
+            merge(lo + r, hi, step)
+            pairs.extend((i, i + r) for i in range(lo + r, hi - r, step))
+        else:
+            pairs.append((lo, lo + r))
+
+    def sort(lo: int, hi: int) -> None:
+        if hi - lo >= 1:
+            mid = lo + (hi - lo) // 2
+            sort(lo, mid)
+            sort(mid + 1, hi)
+            merge(lo, hi, 1)
+
+    sort(0, size - 1)
+    inf = -1
+    nodes: list[tuple[str, int, int]] = [("in", i, i) for i in range(n)]
+    wires = list(range(n)) + [inf] * (size - n)
+    for i, j in pairs:
+        a, b = wires[i], wires[j]
+        if b == inf:  # min(a, inf) = a stays on wire i
+            continue
+        if a == inf:  # the finite value moves down, inf up
+            wires[i], wires[j] = b, inf
+            continue
+        nodes.append(("min", a, b))
+        nodes.append(("max", a, b))
+        wires[i], wires[j] = len(nodes) - 2, len(nodes) - 1
+    out = wires[k]
+    needed: set[int] = set()
+    stack = [out]
+    while stack:
+        node = stack.pop()
+        if node not in needed:
+            needed.add(node)
+            op, a, b = nodes[node]
+            if op != "in":
+                stack.extend((a, b))
+    ops = tuple((x, *nodes[x]) for x in sorted(needed) if nodes[x][0] != "in")
+    return ops, out
+
+
+def median_filter(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Median over a ``size`` x ``size`` window with the border replicated (as cv2.medianBlur).
+
+    (B, C, H, W) -> (B, C, H, W), exact. Evaluated as a pruned sorting network of elementwise
+    minima and maxima over shifted views, several times faster on CPU than ``Tensor.median`` over
+    unfolded windows.
+    """
+    r = size // 2
+    b, c, h, w = x.shape
+    p = F.pad(x.reshape(b * c, 1, h, w), (r, r, r, r), mode="replicate").view(b, c, h + 2 * r, w + 2 * r)
+    n = size * size
+    ops, out = _selection_network(n // 2, n)
+    values: dict[int, torch.Tensor] = {}
+    for dy in range(size):
+        for dx in range(size):
+            values[dy * size + dx] = p[:, :, dy : dy + h, dx : dx + w]
+    last_use: dict[int, int] = {}
+    for step, (_, _, a, bb) in enumerate(ops):
+        last_use[a] = step
+        last_use[bb] = step
+    for step, (node, op, a, bb) in enumerate(ops):
+        fn = torch.minimum if op == "min" else torch.maximum
+        values[node] = fn(values[a], values[bb])
+        for src in (a, bb):
+            if last_use[src] == step and src != out:
+                del values[src]
+    return values[out].contiguous()
