@@ -73,7 +73,7 @@ def align_row(row: dict[str, Any], out_dir: Path, params: FacesParams) -> dict[s
 def align_table(clips: pa.Table, out_dir: Path, params: FacesParams) -> pa.Table:
     """Align every clip; return the faces table (one row per clip, input order)."""
     rows = [align_row(row, out_dir, params)
-            for row in tqdm(clips.to_pylist(), desc="faces", unit="clip")]
+            for row in tqdm(clips.to_pylist(), desc="faces", unit="clip", mininterval=2)]
     excluded = [f"{r['dataset']}/{r['clip']}" for r in rows if r["status"] != "aligned"]
     if excluded:
         logger.warning("no face in %d clips, excluded: %s", len(excluded), ", ".join(excluded))

@@ -96,7 +96,7 @@ def compute_flow(clips: pa.Table, faces: pa.Table, faces_dir: Path, out_dir: Pat
     todo = [c for c in clips.to_pylist() if (c["dataset"], c["clip"]) in aligned]
     solver = TVL1Params.from_mapping(params.tvl1())
     rows = []
-    with tqdm(total=len(todo), desc="flow", unit="clip") as progress:
+    with tqdm(total=len(todo), desc="flow", unit="clip", mininterval=2) as progress:
         for start in range(0, len(todo), params.batch_size):
             chunk = todo[start:start + params.batch_size]
             items = [clip_input(c, faces_dir, aligned[(c["dataset"], c["clip"])]) for c in chunk]

@@ -19,7 +19,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "native layouts of CASME II, SAMM and SMIC-HS (plus a MEGC2019-style composite file) "
         "and a CK+-style macro-expression corpus, from face photographs shipped in packages.",
     )
-    parser.add_argument("--out", type=Path, required=True, help="output folder (replaced whole)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a corpus already in --out (otherwise that is an error)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     return parser.parse_args(argv)
 
@@ -30,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mer.synth import generate  # noqa: PLC0415 - heavy imports only when the stage runs
 
     started = time.perf_counter()
-    summary = generate(args.out, args.seed)
+    summary = generate(args.out, args.seed, overwrite=args.overwrite, progress=True)
     logger.info("synthetic corpus in %s: %s (%.1f s)", args.out, summary,
                 time.perf_counter() - started)
     return 0
