@@ -41,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mer: unknown command '{command}'\n\n{_usage()}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("great_expectations", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from mer.config import ConfigError  # noqa: PLC0415
     from mer.data.errors import DataError  # noqa: PLC0415
 
