@@ -1,0 +1,23 @@
+"""Training: fit a registered model on a FeatureSet, predict, and run one LOSO fold.
+
+No file I/O: the stages read and write; this package only computes.
+"""
+
+from mer.training.config import TrainConfig, resolve_device
+from mer.training.data import FeatureSet
+from mer.training.fit import FitResult, fit, load_state, predict
+from mer.training.loso import FoldResult, FoldSplit, run_fold, split_fold
+
+__all__ = [
+    "FeatureSet",
+    "FitResult",
+    "FoldResult",
+    "FoldSplit",
+    "TrainConfig",
+    "fit",
+    "load_state",
+    "predict",
+    "resolve_device",
+    "run_fold",
+    "split_fold",
+]

@@ -1,0 +1,271 @@
+"""Fit a model on a FeatureSet and predict class probabilities: seeded, deterministic, no I/O."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from mer.data.schema import LABELS
+from mer.models.base import MerModel, check_inputs
+from mer.training.augment import augment
+from mer.training.config import Device, TrainConfig, resolve_device
+from mer.training.data import FeatureSet
+
+logger = logging.getLogger(__name__)
+
+#: Clips per forward pass when evaluating or predicting.
+EVAL_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """What :func:`fit` produced.
+
+    Attributes:
+        state_dict: the final weights on the CPU, including the input normalisation statistics
+            (``norm.<key>_mean`` and ``norm.<key>_std``, ``(C,)``, from the training clips).
+        history: one dict per epoch: ``epoch`` (1-based), ``lr``, ``train_loss`` (mean
+            cross-entropy in nats, class-weighted if configured), ``train_accuracy``, and with
+            validation data ``val_loss`` (unweighted) and ``val_accuracy``.
+    """
+
+    state_dict: dict[str, Tensor]
+    history: list[dict[str, float]]
+
+
+@contextmanager
+def deterministic_algorithms(*, warn_only: bool = False) -> Iterator[None]:
+    """Enable ``torch.use_deterministic_algorithms`` inside the block, then restore the setting.
+
+    Args:
+        warn_only: warn instead of failing on an operation without a deterministic version.
+    """
+    enabled = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=warn_only)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=was_warn_only)
+
+
+def load_state(model: MerModel, state: dict[str, Tensor], *, source: str = "init_state") -> None:
+    """Load ``state`` (e.g. from macro-expression pretraining) into ``model``.
+
+    Args:
+        model: the model to load into.
+        state: a state dict of the same model and hyper-parameters.
+        source: what ``state`` is, for the error message.
+
+    Raises:
+        ValueError: if the keys or shapes differ from the model's (the message lists them).
+    """
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(f"{k}: {tuple(state[k].shape)} != {tuple(v.shape)}"
+                    for k, v in own.items() if k in state and state[k].shape != v.shape)
+    if missing or unexpected or shapes:
+        raise ValueError(
+            f"{source} does not fit {type(model).__name__} (it must come from the same model and "
+            f"hyper-parameters): missing keys {missing[:5]}, unexpected keys {unexpected[:5]}, "
+            f"shape mismatches {shapes[:5]}"
+        )
+    model.load_state_dict(state)
+
+
+def class_weights(labels: Tensor, n_classes: int = len(LABELS)) -> Tensor:
+    """Return ``(n_classes,)`` float32 weights ``N / (K * N_c)``, 0 for absent classes.
+
+    ``K`` counts the classes present, so the weights average 1 over the clips.
+    """
+    counts = torch.bincount(labels.cpu(), minlength=n_classes).to(torch.float32)
+    present = counts > 0
+    weights = torch.zeros(n_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights
+
+
+def fit(
+    model: MerModel,
+    data: FeatureSet,
+    config: TrainConfig,
+    *,
+    val: FeatureSet | None = None,
+    init_state: dict[str, Tensor] | None = None,
+    progress: bool = False,
+    progress_desc: str = "fit",
+) -> FitResult:
+    """Train ``model`` on ``data`` for ``config.epochs`` epochs.
+
+    The weights are re-initialised from ``config.seed`` (or loaded from ``init_state``), then the
+    input statistics are set from ``data`` (resized to the model's input size), so the result
+    depends only on the architecture, the data, the config and ``init_state``: on the CPU the same
+    arguments give a bit-identical state dict (``torch.use_deterministic_algorithms`` is on while
+    fitting; on CUDA it only warns about non-deterministic kernels). The global torch RNG state
+    and the deterministic-algorithms setting are left as they were.
+
+    Args:
+        model: a registered model; trained in place (on the configured device).
+        data: the training clips (holding at least ``model.input_keys``).
+        config: the training hyper-parameters.
+        val: validation clips (training subjects only), reported in the history, never used to
+            choose anything.
+        init_state: a state dict of the same model and hyper-parameters to start from (transfer
+            learning); its input statistics are replaced by those of ``data``.
+        progress: show a tqdm bar over the epochs.
+        progress_desc: the bar's label.
+
+    Returns:
+        The final state dict (CPU) and the per-epoch history.
+
+    Raises:
+        ValueError: if ``data`` is empty or lacks an input the model needs, or ``init_state`` does
+            not fit the model.
+    """
+    if len(data) == 0:
+        raise ValueError("fit: no training clips")
+    device = resolve_device(config.device)
+    inputs = model.resize_inputs(data.inputs)
+    val_set = None
+    if val is not None and len(val):
+        val_set = (model.resize_inputs(val.inputs), val.labels)
+    fork_devices = [device.index or 0] if device.type == "cuda" else []
+    with deterministic_algorithms(warn_only=device.type == "cuda"), \
+            torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(config.seed)
+        model.cpu().reset_parameters()
+        if init_state is not None:
+            load_state(model, init_state)
+        model.norm.fit(inputs)
+        model.to(device)
+        history = _train(model, inputs, data.labels, config, device, val=val_set,
+                         progress=progress, desc=progress_desc)
+    state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
+    return FitResult(state_dict=state, history=history)
+
+
+def _train(
+    model: MerModel,
+    inputs: dict[str, Tensor],
+    labels: Tensor,
+    config: TrainConfig,
+    device: torch.device,
+    *,
+    val: tuple[dict[str, Tensor], Tensor] | None,
+    progress: bool,
+    desc: str,
+) -> list[dict[str, float]]:
+    """Run the epochs; return the history (see :class:`FitResult`)."""
+    inputs = {key: x.to(device) for key, x in inputs.items()}
+    labels = labels.to(device)
+    weights = class_weights(labels).to(device) if config.class_weighting else None
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    scheduler = None
+    if config.lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    rng = np.random.default_rng(config.seed)
+    history = []
+    bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=True,
+               dynamic_ncols=True, unit="epoch")
+    for epoch in bar:
+        lr = optimizer.param_groups[0]["lr"]
+        loss, accuracy = _train_epoch(model, inputs, labels, optimizer, config, rng, weights)
+        record = {"epoch": float(epoch), "lr": lr, "train_loss": loss, "train_accuracy": accuracy}
+        if val is not None:
+            record["val_loss"], record["val_accuracy"] = _evaluate(model, *val, device)
+        if scheduler is not None:
+            scheduler.step()
+        history.append(record)
+        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()
+                         if k.endswith(("loss", "accuracy"))})
+        logger.debug("%s epoch %d: %s", desc, epoch, record)
+    return history
+
+
+def _train_epoch(
+    model: MerModel,
+    inputs: dict[str, Tensor],
+    labels: Tensor,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    rng: np.random.Generator,
+    weights: Tensor | None,
+) -> tuple[float, float]:
+    """One pass in near-equal shuffled batches; return (mean loss, accuracy)."""
+    model.train()
+    n = len(labels)
+    total_loss, correct = 0.0, 0
+    for batch in np.array_split(rng.permutation(n), math.ceil(n / config.batch_size)):
+        index = torch.from_numpy(batch).to(labels.device)
+        x = augment({key: v[index] for key, v in inputs.items()}, rng,
+                    flip=config.hflip, max_shift=config.max_shift)
+        logits = model(x)
+        loss = F.cross_entropy(logits, labels[index], weight=weights)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total_loss += float(loss.detach()) * len(batch)
+        correct += int((logits.argmax(dim=1) == labels[index]).sum())
+    return total_loss / n, correct / n
+
+
+@torch.no_grad()
+def _logits(model: MerModel, inputs: dict[str, Tensor], device: torch.device) -> Tensor:
+    """Return ``(N, 3)`` logits on the CPU, in eval mode, in batches of :data:`EVAL_BATCH_SIZE`."""
+    model.eval()
+    n = len(next(iter(inputs.values())))
+    chunks = [
+        model({key: x[start:start + EVAL_BATCH_SIZE].to(device) for key, x in inputs.items()}).cpu()
+        for start in range(0, n, EVAL_BATCH_SIZE)
+    ]
+    return torch.cat(chunks) if chunks else torch.empty(0, len(LABELS))
+
+
+def _evaluate(
+    model: MerModel, inputs: dict[str, Tensor], labels: Tensor, device: torch.device
+) -> tuple[float, float]:
+    """Return (mean unweighted cross-entropy, accuracy) of ``model`` on the given clips."""
+    logits = _logits(model, inputs, device)
+    labels = labels.cpu()
+    loss = float(F.cross_entropy(logits, labels))
+    return loss, float((logits.argmax(dim=1) == labels).float().mean())
+
+
+def predict(
+    model: MerModel,
+    state: dict[str, Tensor],
+    data: FeatureSet,
+    *,
+    device: Device = "auto",
+) -> np.ndarray:
+    """Return class probabilities of ``data`` under ``state``.
+
+    Args:
+        model: a model of the architecture ``state`` came from (its weights are replaced).
+        state: a :attr:`FitResult.state_dict` (weights and input statistics).
+        data: the clips to score (holding at least ``model.input_keys``).
+        device: where to run.
+
+    Returns:
+        ``(N, 3)`` float32 probabilities (negative, positive, surprise), rows summing to 1.
+
+    Raises:
+        ValueError: if ``state`` does not fit ``model`` or an input is missing.
+    """
+    check_inputs(model, data.inputs)
+    load_state(model, state, source="state")
+    target = resolve_device(device)
+    model.to(target)
+    inputs = {key: data.inputs[key] for key in model.input_keys}
+    return torch.softmax(_logits(model, inputs, target), dim=1).numpy().astype(np.float32)

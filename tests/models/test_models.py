@@ -1,0 +1,101 @@
+"""Shapes, sizes and input checks of the registered models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from mer.models import InputNorm, create_model
+from mer.models.micro_attention import MicroAttention
+
+
+def _inputs(batch: int, size: int) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return {
+        "flow": torch.randn(batch, 3, size, size, generator=generator),
+        "apex": torch.rand(batch, 1, size, size, generator=generator),
+        "onset": torch.rand(batch, 1, size, size, generator=generator),
+    }
+
+
+def _n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("name", "hparams", "embed_dim"),
+    [
+        ("ststnet", {}, 400),
+        ("ststnet", {"input_size": 32}, 16 * 5 * 5),
+        ("micro_attention", {}, 128),
+        ("micro_attention", {"input_size": 32, "widths": (8, 8, 16, 16)}, 16),
+    ],
+)
+@pytest.mark.parametrize("size", [32, 128])
+def test_logits_and_embedding_shapes(
+    name: str, hparams: dict[str, Any], embed_dim: int, size: int
+) -> None:
+    model = create_model(name, **hparams).eval()
+    inputs = _inputs(5, size)
+    assert model(inputs).shape == (5, 3)
+    assert model.features(inputs).shape == (5, embed_dim)
+
+
+def test_ststnet_has_the_published_size() -> None:
+    # 3 streams (3 x 3 x 3 convs with 3, 5, 8 filters + BN) and a 400 -> 3 linear layer.
+    assert _n_params(create_model("ststnet")) == (27 + 1 + 2) * 16 + 400 * 3 + 3
+
+
+def test_micro_attention_is_small_and_attention_is_cheap() -> None:
+    with_attention = _n_params(create_model("micro_attention"))
+    without = _n_params(create_model("micro_attention", attention=False))
+    assert with_attention < 400_000
+    assert 0 < with_attention - without < 0.03 * without
+
+
+def test_micro_attention_mask_is_spatial_and_in_unit_interval() -> None:
+    mask = MicroAttention(8)(torch.randn(2, 8, 9, 7))
+    assert mask.shape == (2, 1, 9, 7)
+    assert bool(((mask > 0) & (mask < 1)).all())
+
+
+@pytest.mark.parametrize("name", ["ststnet", "micro_attention"])
+def test_missing_input_is_named(name: str) -> None:
+    model = create_model(name)
+    with pytest.raises(ValueError, match=r"missing input\(s\) \['flow'\]"):
+        model({"apex": torch.rand(2, 1, 32, 32)})
+
+
+def test_wrong_channel_count_is_named() -> None:
+    with pytest.raises(ValueError, match=r"'flow' must be \(B, 3, H, W\), got \(2, 2, 32, 32\)"):
+        create_model("ststnet")({"flow": torch.randn(2, 2, 32, 32)})
+
+
+@pytest.mark.parametrize(("name", "hparams"), [("ststnet", {"input_size": 5}),
+                                               ("micro_attention", {"widths": (8, 8)}),
+                                               ("micro_attention", {"dropout": 1.0})])
+def test_bad_hparams_are_rejected(name: str, hparams: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=name):
+        create_model(name, **hparams)
+
+
+def test_input_norm_standardises_what_it_was_fitted_on() -> None:
+    norm = InputNorm(("flow", "apex"))
+    inputs = _inputs(4, 16)
+    inputs["flow"] = inputs["flow"] * torch.tensor([1.0, 5.0, 0.1]).view(1, 3, 1, 1) + 3.0
+    inputs["apex"] = torch.full((4, 1, 16, 16), 0.5)  # a constant channel is only centred
+    norm.fit(inputs)
+    out = norm(inputs)
+    assert torch.allclose(out["flow"].mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(out["flow"].std(dim=(0, 2, 3), correction=0), torch.ones(3), atol=1e-4)
+    assert torch.equal(out["apex"], torch.zeros_like(out["apex"]))
+
+
+def test_reset_parameters_resets_the_input_statistics() -> None:
+    model = create_model("ststnet")
+    model.norm.fit({"flow": torch.randn(4, 3, 8, 8) * 7 + 2})
+    model.reset_parameters()
+    assert torch.equal(model.norm.flow_mean, torch.zeros(3))
+    assert torch.equal(model.norm.flow_std, torch.ones(3))
