@@ -1,33 +1,16 @@
 """`mer run`: run the `mer-pipeline` flow, then print the stage timeline and the results.
 
 With no ``PREFECT_API_URL`` Prefect starts a temporary local server for the run; set it to use a
-dedicated server. Prefect's state and temporary files stay inside the project unless set.
+dedicated server. ``mer`` keeps Prefect's state inside the project unless PREFECT_HOME is set.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-#: Offline and self-contained unless the user set otherwise.
-ENVIRONMENT_DEFAULTS = {
-    "DO_NOT_TRACK": "1",
-    "DVC_NO_ANALYTICS": "1",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    "PREFECT_LOGGING_EXTRA_LOGGERS": "mer",
-}
-
-
-def set_environment(root: Path) -> None:
-    """Fill in the offline defaults and keep Prefect's home inside the project."""
-    for key, value in ENVIRONMENT_DEFAULTS.items():
-        os.environ.setdefault(key, value)
-    os.environ.setdefault("PREFECT_HOME", str(root.resolve() / ".prefect"))
 
 
 def results_text(root: Path) -> str:
@@ -37,7 +20,7 @@ def results_text(root: Path) -> str:
         data = json.loads(report.read_text(encoding="utf-8"))
         status = "passed" if data["success"] else "FAILED"
         lines.append(f"gate {data['gate']:<12} {status}: {data['n_rows']} rows, "
-                     f"{len(data.get('dropped', []))} dropped by readers")
+                     f"{len(data.get('dropped', []))} clips dropped")
     metrics = root / "reports" / "metrics.json"
     if metrics.is_file():
         from mer.evaluation.report import summary_table  # noqa: PLC0415
@@ -51,7 +34,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mer run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="project folder (dvc.yaml)")
     args = parser.parse_args(argv)
-    set_environment(args.root)
     from flows.pipeline import StageFailed, pipeline  # noqa: PLC0415 - after the environment
 
     try:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 
 #: command -> (module with ``main(argv) -> int``, one-line description)
@@ -18,8 +20,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("mer.stages.validate", "run a data-quality gate and write its report"),
     "faces": ("mer.stages.faces", "crop and align the faces of every clip"),
     "flow": ("mer.stages.flow", "TV-L1 optical flow onset -> apex and strain for every clip"),
+    "train": ("flows.train", "train one model leave-one-subject-out (folds as Prefect tasks)"),
+    "evaluate": ("mer.stages.evaluate", "score pooled LOSO predictions as MEGC2019 (UF1, UAR)"),
     "run": ("flows.run", "run the whole pipeline as the Prefect flow `mer-pipeline`"),
 }
+
+
+#: Offline and self-contained unless the user set otherwise.
+ENVIRONMENT_DEFAULTS: dict[str, str] = {
+    "DO_NOT_TRACK": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "mer",
+}
+
+
+def set_environment() -> None:
+    """Fill in the offline defaults; keep Prefect's home in the working directory's .prefect."""
+    for key, value in ENVIRONMENT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
 
 
 def _usage() -> str:
@@ -40,8 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"mer: unknown command '{command}'\n\n{_usage()}", file=sys.stderr)
         return 2
+    set_environment()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("great_expectations", "matplotlib", "PIL"):
+    for noisy in ("great_expectations", "matplotlib", "PIL", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from mer.config import ConfigError  # noqa: PLC0415
     from mer.data.errors import DataError  # noqa: PLC0415

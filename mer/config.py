@@ -84,14 +84,58 @@ class FlowParams(Section):
         return self.model_dump(exclude={"batch_size", "apex_to_offset", "max_magnitude"})
 
 
+class PretrainParams(Section):
+    """How a model's weights are initialised before LOSO finetuning.
+
+    ``none``: from scratch; ``supervised_macro``: fit on the labelled macro-expression clips
+    (``data.macro_corpora``) first, then finetune on each fold's training subjects.
+    """
+
+    kind: Literal["none", "supervised_macro"] = "none"
+    epochs: int = Field(default=10, ge=1)
+    lr: float = Field(default=2e-3, gt=0)
+
+
+class ModelParams(Section):
+    """One registered model: its hyper-parameters, its training config and its pretraining.
+
+    ``train`` holds :class:`mer.training.TrainConfig` fields (checked when the stage builds it).
+    """
+
+    name: str  # registry name (several entries may share one model with other settings)
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
+    pretrain: PretrainParams = PretrainParams()
+
+
+class TrainParams(Section):
+    """Leave-one-subject-out training shared by every model."""
+
+    n_val_subjects: int = Field(default=1, ge=0)  # drawn from each fold's training subjects
+    seed: int = 0
+    threads: int = Field(default=2, ge=1)  # torch CPU threads
+    workers: int = Field(default=1, ge=1)  # folds trained at once by the local task runner
+    dask_address: str | None = None  # e.g. tcp://scheduler:8786: folds go to a Dask cluster
+
+
+class EvaluateParams(Section):
+    """Scoring of the pooled LOSO predictions."""
+
+    n_resamples: int = Field(default=1000, ge=10)  # bootstrap over subjects
+    seed: int = 0
+
+
 class Params(Section):
-    """The whole params.yaml. Sections for later stages are added as the stages exist."""
+    """The whole params.yaml, one section per stage."""
 
     synth: SynthParams = SynthParams()
     data: DataConfig
     quality: QualityParams = QualityParams()
     faces: FacesParams = FacesParams()
     flow: FlowParams = FlowParams()
+    train: TrainParams = TrainParams()
+    models: dict[str, ModelParams] = Field(default_factory=dict)
+    evaluate: EvaluateParams = EvaluateParams()
 
 
 class ConfigError(ValueError):

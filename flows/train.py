@@ -1,0 +1,104 @@
+"""`mer train`: the `mer-train` flow, leave-one-subject-out folds as Prefect tasks.
+
+Folds are independent units of work: the local thread-pool task runner runs ``train.workers``
+at a time; with ``train.dask_address`` set, prefect-dask's ``DaskTaskRunner`` sends them to that
+Dask cluster with no code change. The DVC stage stays an ordinary command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.cache_policies import NO_CACHE
+from prefect.context import get_run_context
+
+from mer.config import Params, load_params
+from mer.models import create_model
+from mer.stages.train import TrainJob, load_features, make_job, write_outputs
+from mer.training import FeatureSet, FoldResult, TrainConfig, fit, run_fold
+
+
+@task(name="pretrain-macro", cache_policy=NO_CACHE)
+def pretrain_macro(job: TrainJob, macro: FeatureSet) -> dict[str, torch.Tensor]:
+    """Supervised pretraining on the labelled macro-expression clips (transfer learning)."""
+    settings = job.params.pretrain
+    config = TrainConfig(**{**vars(job.config), "epochs": settings.epochs, "lr": settings.lr})
+    model = create_model(job.params.name, **job.params.hparams)
+    return fit(model, macro, config, progress=True, progress_desc="pretrain macro").state_dict
+
+
+@task(name="fold", task_run_name="fold {index}", cache_policy=NO_CACHE)
+def train_fold(job: TrainJob, data: FeatureSet, index: int,
+               init_state: dict[str, torch.Tensor] | None) -> FoldResult:
+    """Fit one fold on its training subjects and predict its held-out subject."""
+    fold = job.folds[index]
+    result = run_fold(job.params.name, job.params.hparams, job.config, data, fold,
+                      init_state=init_state, progress=True)
+    get_run_logger().info("fold %d (%s) done", index, fold.test_subject)
+    return result
+
+
+@flow(name="mer-train")
+def train_model(job: TrainJob, data: FeatureSet, macro: FeatureSet | None) -> tuple[
+        list[FoldResult], dict[str, torch.Tensor] | None, str]:
+    """Pretrain if asked, then every LOSO fold; return the results, the pretrained state, run id."""
+    pretrained = pretrain_macro(job, macro) if macro is not None else None
+    futures = train_fold.map(unmapped(job), unmapped(data), range(len(job.folds)),
+                             init_state=unmapped(pretrained))
+    results = sorted((future.result() for future in futures), key=lambda r: r.fold_index)
+    return results, pretrained, str(get_run_context().flow_run.id)
+
+
+def task_runner(params: Params):  # noqa: ANN201 - a Prefect TaskRunner
+    """Dask when the params name a cluster, else a local thread pool of ``train.workers``."""
+    if params.train.dask_address:
+        from prefect_dask import DaskTaskRunner  # noqa: PLC0415
+
+        return DaskTaskRunner(address=params.train.dask_address)
+    from prefect.task_runners import ThreadPoolTaskRunner  # noqa: PLC0415
+
+    return ThreadPoolTaskRunner(max_workers=params.train.workers)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the model entry, the flow features (micro and macro) and the outputs."""
+    parser = argparse.ArgumentParser(prog="mer train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="an entry of params.yaml `models`")
+    parser.add_argument("--flow", type=Path, required=True, help="micro flow table")
+    parser.add_argument("--flow-dir", type=Path, required=True, help="micro flow arrays folder")
+    parser.add_argument("--macro-flow", type=Path, help="macro flow table (for pretraining)")
+    parser.add_argument("--macro-flow-dir", type=Path, help="macro flow arrays folder")
+    parser.add_argument("--out-dir", type=Path, required=True, help="checkpoints and config")
+    parser.add_argument("--predictions", type=Path, required=True, help="predictions (Parquet)")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train one model entry leave-one-subject-out and write its outputs."""
+    args = parse_args(argv)
+    params = load_params(args.params)
+    torch.set_num_threads(params.train.threads)
+    data = load_features(args.flow, args.flow_dir)
+    job = make_job(params, args.model, data)
+    macro = None
+    if job.params.pretrain.kind == "supervised_macro":
+        if args.macro_flow is None or args.macro_flow_dir is None:
+            raise ValueError(f"models.{args.model}: supervised_macro needs --macro-flow(-dir)")
+        macro = load_features(args.macro_flow, args.macro_flow_dir)
+    logging.getLogger(__name__).info("%s: %d clips, %d folds", args.model, len(data.labels),
+                                     len(job.folds))
+    run = train_model.with_options(task_runner=task_runner(params))
+    results, pretrained, run_id = run(job, data, macro)
+    lineage = {"prefect_flow_run_id": run_id, "torch_threads": torch.get_num_threads(),
+               "torch": str(torch.__version__), "device": job.config.device,
+               "dask_address": params.train.dask_address or None,
+               "cpu_count": os.cpu_count()}
+    write_outputs(job, data, results, pretrained, args.out_dir, args.predictions, lineage)
+    return 0

@@ -1,0 +1,75 @@
+"""Stage `evaluate`: score the pooled leave-one-subject-out predictions as MEGC2019.
+
+``mer evaluate --predictions-dir data/processed/predictions --metrics reports/metrics.json
+--predictions reports/predictions.parquet --figures reports/figures --plots reports/plots``
+checks that every clip was predicted exactly once per model, by the fold that held its subject
+out, then writes UF1/UAR/accuracy with bootstrap intervals per model and dataset, the pooled
+predictions, PNG figures and DVC plot data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from mer.config import load_params
+from mer.evaluation.folds import Fold
+from mer.evaluation.plots import write_figures, write_plot_data
+from mer.evaluation.report import (
+    check_predictions,
+    summarise,
+    summary_table,
+    write_metrics,
+    write_predictions,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def read_model_predictions(predictions_dir: Path, models_dir: Path,
+                           entries: Sequence[str]) -> tuple[pd.DataFrame, dict[str, list[Fold]]]:
+    """Read each model entry's predictions and the folds recorded beside its checkpoints."""
+    frames, folds = [], {}
+    for entry in entries:
+        frames.append(pd.read_parquet(predictions_dir / f"{entry}.parquet"))
+        config = yaml.safe_load((models_dir / entry / "config.yaml").read_text(encoding="utf-8"))
+        folds[entry] = [Fold(f["index"], f["test_subject"], tuple(f["train_subjects"]),
+                             tuple(f["val_subjects"])) for f in config["folds"]]
+    return pd.concat(frames, ignore_index=True), folds
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the inputs (per-model predictions and configs) and the report outputs."""
+    parser = argparse.ArgumentParser(prog="mer evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--predictions-dir", type=Path, required=True,
+                        help="folder of <model>.parquet predictions")
+    parser.add_argument("--models-dir", type=Path, required=True,
+                        help="folder of <model>/config.yaml (folds)")
+    parser.add_argument("--metrics", type=Path, required=True, help="metrics JSON")
+    parser.add_argument("--predictions", type=Path, required=True, help="pooled predictions")
+    parser.add_argument("--figures", type=Path, required=True, help="PNG figures folder")
+    parser.add_argument("--plots", type=Path, required=True, help="DVC plot data folder")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check, score and report every model entry of params.yaml."""
+    args = parse_args(argv)
+    params = load_params(args.params)
+    predictions, folds = read_model_predictions(args.predictions_dir, args.models_dir,
+                                                list(params.models))
+    check_predictions(predictions, folds)
+    metrics = summarise(predictions, n_resamples=params.evaluate.n_resamples,
+                        seed=params.evaluate.seed)
+    write_metrics(args.metrics, metrics)
+    write_predictions(args.predictions, predictions)
+    write_figures(predictions, args.figures)
+    write_plot_data(predictions, args.plots)
+    logger.info("metrics -> %s\n%s", args.metrics, summary_table(metrics))
+    return 0
