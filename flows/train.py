@@ -21,7 +21,8 @@ from prefect.context import get_run_context
 from mer.config import Params, load_params
 from mer.models import create_model
 from mer.stages.train import TrainJob, load_features, make_job, write_outputs
-from mer.training import FeatureSet, FoldResult, TrainConfig, fit, run_fold
+from mer.training import FeatureSet, FoldResult, TrainConfig, fit
+from mer.training.trainers import get_trainer
 
 
 @task(name="pretrain-macro", cache_policy=NO_CACHE)
@@ -35,24 +36,36 @@ def pretrain_macro(job: TrainJob, macro: FeatureSet) -> dict[str, torch.Tensor]:
 
 @task(name="fold", task_run_name="fold {index}", cache_policy=NO_CACHE)
 def train_fold(job: TrainJob, data: FeatureSet, index: int,
-               init_state: dict[str, torch.Tensor] | None) -> FoldResult:
+               init_state: dict[str, torch.Tensor] | None,
+               macro: FeatureSet | None) -> FoldResult:
     """Fit one fold on its training subjects and predict its held-out subject."""
     fold = job.folds[index]
-    result = run_fold(job.params.name, job.params.hparams, job.config, data, fold,
-                      init_state=init_state, progress=True)
+    trainer = get_trainer(job.params.trainer)
+    result = trainer(job.params.name, job.params.hparams, job.config, data, fold,
+                     init_state=init_state, macro=macro, options=job.params.trainer_options,
+                     progress=True)
     get_run_logger().info("fold %d (%s) done", index, fold.test_subject)
     return result
 
 
 @flow(name="mer-train")
-def train_model(job: TrainJob, data: FeatureSet, macro: FeatureSet | None) -> tuple[
+def train_model(job: TrainJob, data: FeatureSet, macro: FeatureSet | None,
+                checkpoint: dict[str, torch.Tensor] | None) -> tuple[
         list[FoldResult], dict[str, torch.Tensor] | None, str]:
-    """Pretrain if asked, then every LOSO fold; return the results, the pretrained state, run id."""
-    pretrained = pretrain_macro(job, macro) if macro is not None else None
+    """Pretrain if asked, then every LOSO fold; return the results, the initial state, run id."""
+    pretrained = checkpoint
+    if job.params.pretrain.kind == "supervised_macro":
+        pretrained = pretrain_macro(job, _required(macro, "supervised_macro"))
     futures = train_fold.map(unmapped(job), unmapped(data), range(len(job.folds)),
-                             init_state=unmapped(pretrained))
+                             init_state=unmapped(pretrained), macro=unmapped(macro))
     results = sorted((future.result() for future in futures), key=lambda r: r.fold_index)
     return results, pretrained, str(get_run_context().flow_run.id)
+
+
+def _required(value: FeatureSet | None, why: str) -> FeatureSet:
+    if value is None:
+        raise ValueError(f"{why} needs the macro-expression clips (--macro-flow, --macro-flow-dir)")
+    return value
 
 
 def task_runner(params: Params):  # noqa: ANN201 - a Prefect TaskRunner
@@ -74,6 +87,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--flow-dir", type=Path, required=True, help="micro flow arrays folder")
     parser.add_argument("--macro-flow", type=Path, help="macro flow table (for pretraining)")
     parser.add_argument("--macro-flow-dir", type=Path, help="macro flow arrays folder")
+    parser.add_argument("--pretrained", type=Path,
+                        help="state dict of a pretraining stage (pretrain.kind: checkpoint)")
     parser.add_argument("--out-dir", type=Path, required=True, help="checkpoints and config")
     parser.add_argument("--predictions", type=Path, required=True, help="predictions (Parquet)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
@@ -88,14 +103,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = load_features(args.flow, args.flow_dir)
     job = make_job(params, args.model, data)
     macro = None
-    if job.params.pretrain.kind == "supervised_macro":
-        if args.macro_flow is None or args.macro_flow_dir is None:
-            raise ValueError(f"models.{args.model}: supervised_macro needs --macro-flow(-dir)")
+    if args.macro_flow is not None and args.macro_flow_dir is not None:
         macro = load_features(args.macro_flow, args.macro_flow_dir)
+    checkpoint = None
+    if job.params.pretrain.kind == "checkpoint":
+        if args.pretrained is None:
+            raise ValueError(f"models.{args.model}: pretrain.kind checkpoint needs --pretrained")
+        checkpoint = torch.load(args.pretrained, map_location="cpu", weights_only=True)
     logging.getLogger(__name__).info("%s: %d clips, %d folds", args.model, len(data.labels),
                                      len(job.folds))
     run = train_model.with_options(task_runner=task_runner(params))
-    results, pretrained, run_id = run(job, data, macro)
+    results, pretrained, run_id = run(job, data, macro, checkpoint)
     lineage = {"prefect_flow_run_id": run_id, "torch_threads": torch.get_num_threads(),
                "torch": str(torch.__version__), "device": job.config.device,
                "dask_address": params.train.dask_address or None,

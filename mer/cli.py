@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[command][0])
     try:
         return int(module.main(rest) or 0)
-    except (DataError, ConfigError, OSError) as error:
+    except (DataError, ConfigError, OSError, ValueError) as error:
         print(f"mer {command}: error: {error}", file=sys.stderr)
         return 2
 

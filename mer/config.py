@@ -88,10 +88,12 @@ class PretrainParams(Section):
     """How a model's weights are initialised before LOSO finetuning.
 
     ``none``: from scratch; ``supervised_macro``: fit on the labelled macro-expression clips
-    (``data.macro_corpora``) first, then finetune on each fold's training subjects.
+    (``data.macro_corpora``) first, then finetune on each fold's training subjects;
+    ``checkpoint``: start from the state dict a pretraining stage wrote (``mer train
+    --pretrained PATH``), e.g. MA2MI's encoder.
     """
 
-    kind: Literal["none", "supervised_macro"] = "none"
+    kind: Literal["none", "supervised_macro", "checkpoint"] = "none"
     epochs: int = Field(default=10, ge=1)
     lr: float = Field(default=2e-3, gt=0)
 
@@ -106,6 +108,8 @@ class ModelParams(Section):
     hparams: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
     pretrain: PretrainParams = PretrainParams()
+    trainer: str = "supervised"  # see mer.training.trainers
+    trainer_options: dict[str, Any] = Field(default_factory=dict)
 
 
 class TrainParams(Section):
