@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flow": ("mer.stages.flow", "TV-L1 optical flow onset -> apex and strain for every clip"),
     "train": ("flows.train", "train one model leave-one-subject-out (folds as Prefect tasks)"),
     "evaluate": ("mer.stages.evaluate", "score pooled LOSO predictions as MEGC2019 (UF1, UAR)"),
+    "report": ("mer.stages.report", "write the self-contained HTML report (results, flow, gates, "
+               "lineage)"),
+    "audit": ("mer.stages.audit", "trace every metric to its stage, inputs, params, commit and "
+              "run; verify hashes"),
+    "predict": ("mer.stages.predict", "predict the emotion of one clip folder with a trained model"),
     "run": ("flows.run", "run the whole pipeline as the Prefect flow `mer-pipeline`"),
 }
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
+
+#: Control characters (a newline in a file or folder name, a NUL in a cell) written as escapes,
+#: so a message stays on one line whatever the input held.
+_ESCAPES: Final[dict[int, str]] = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
 
 
 class DataError(ValueError):
@@ -14,6 +19,6 @@ class DataError(ValueError):
     """
 
     def __init__(self, where: str | Path, rule: str) -> None:
-        self.where = str(where)
-        self.rule = rule
-        super().__init__(f"{self.where}: {rule}")
+        self.where = str(where).translate(_ESCAPES)
+        self.rule = rule.translate(_ESCAPES)
+        super().__init__(f"{self.where}: {self.rule}")

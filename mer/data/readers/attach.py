@@ -68,7 +68,11 @@ def _attach(row: dict[str, Any], root: Path, real_root: Path) -> dict[str, Any]:
     at = f"{row['dataset']} clip {row['clip']} ({folder})"
     if relative.is_absolute() or ".." in relative.parts:
         raise DataError(at, "clip folder would leave the corpus root")
-    if not folder.is_dir():
+    try:
+        found = folder.is_dir()
+    except OSError as error:  # e.g. a name longer than the file system allows
+        raise DataError(at, f"clip folder cannot be looked up ({error.strerror})") from error
+    if not found:
         raise DataError(at, "clip folder not found under the corpus root")
     _check_inside(folder, real_root, at)
     frames = list_frames(folder)

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from mer.data.errors import DataError
 from mer.data.readers.common import (ClipRows, ReaderPolicy, ReadResult, cell_text, safe_name,
-                                     where)
+                                     shown, where)
 from mer.data.readers.sheets import read_records
 from mer.data.schema import EMOTION_TO_LABEL
 
@@ -29,7 +29,7 @@ KNOWN_EMOTIONS: Final[frozenset[str]] = frozenset(EMOTION_TO_LABEL[DATASET]) | {
     "others", "sadness", "fear"}
 COLUMNS: Final[tuple[str, ...]] = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame",
                                    "Action Units", "Estimated Emotion")
-_SUBJECT = re.compile(r"(?:sub)?0*(\d+)", re.IGNORECASE)
+_SUBJECT = re.compile(r"(?:sub)?0*([0-9]{1,18})", re.IGNORECASE)  # ASCII digits, int-safe
 
 
 def subject_folder(value: Any, at: str) -> str:
@@ -37,7 +37,7 @@ def subject_folder(value: Any, at: str) -> str:
     text = cell_text(value) or ""
     match = _SUBJECT.fullmatch(text)
     if match is None:
-        raise DataError(at, f"Subject {value!r} is not a subject number (e.g. 1, 01 or sub01)")
+        raise DataError(at, f"Subject {shown(value)} is not a subject number (e.g. 1, 01 or sub01)")
     return f"sub{int(match.group(1)):02d}"
 
 

@@ -8,6 +8,7 @@ common to all corpora (numeric frames, known emotions, safe names, unique clips)
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Final, Literal
@@ -18,6 +19,10 @@ from mer.data.errors import DataError
 from mer.data.schema import CLIP_SCHEMA, EMOTION_TO_LABEL
 
 logger = logging.getLogger(__name__)
+
+#: A whole number written in ASCII digits (leading zeros allowed); at most 18 significant digits,
+#: so ``int`` never meets Python's digit limit and superscripts or other scripts' digits are text.
+_ASCII_NUMBER = re.compile(r"0*([0-9]{1,18})")
 
 #: Columns of the table of dropped clips (what the ingest stage writes beside the clip table).
 DROPPED_SCHEMA: Final[pa.Schema] = pa.schema(
@@ -87,6 +92,18 @@ def where(source: str | Path, row: int | None = None) -> str:
     return f"{source} row {row}" if row is not None else str(source)
 
 
+def ascii_number(text: str) -> int | None:
+    """Return ``text`` (ASCII digits, e.g. ``"006"``) as an int, or None for anything else."""
+    match = _ASCII_NUMBER.fullmatch(text)
+    return int(match.group(1)) if match else None
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """Return ``repr(value)`` cut to ``limit`` characters, for quoting a cell in a message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} chars)"
+
+
 def parse_frame(value: Any, source: str, column: str) -> int | None:
     """Parse a frame number cell: an int, an integral float or a digit string; None when blank.
 
@@ -97,10 +114,10 @@ def parse_frame(value: Any, source: str, column: str) -> int | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and (number := ascii_number(value.strip())) is not None:
+        value = number
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
-        raise DataError(source, f"{column} {value!r} is not a frame number")
+        raise DataError(source, f"{column} {shown(value)} is not a frame number")
     return value
 
 
@@ -130,14 +147,18 @@ def safe_name(value: Any, source: str, column: str) -> str:
     """Return a cell that names one folder or clip, refusing anything that could leave the root.
 
     Raises:
-        DataError: the cell is blank, ``.``/``..``, absolute, or contains a path separator.
+        DataError: the cell is blank, ``.``/``..``, absolute, or contains a path separator or a
+            control character (NUL, newline: no folder is named so, and messages stay one line).
     """
     text = cell_text(value)
     if text is None:
         raise DataError(source, f"{column} is blank")
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise DataError(source, f"{column} {shown(text)} holds a control character")
     if (text in (".", "..") or "/" in text or "\\" in text or PurePosixPath(text).is_absolute()
             or PureWindowsPath(text).is_absolute() or PureWindowsPath(text).drive):
-        raise DataError(source, f"{column} {text!r} is not a plain name (no '..', '/', or drive)")
+        raise DataError(source, f"{column} {shown(text)} is not a plain name "
+                                "(no '..', '/', or drive)")
     return text
 
 
@@ -165,7 +186,8 @@ class ClipRows:
         text = (cell_text(value) or "").lower()
         if text not in self.known_emotions:
             known = ", ".join(sorted(self.known_emotions))
-            raise DataError(where(self.source, row), f"unknown emotion {text!r} (known: {known})")
+            raise DataError(where(self.source, row),
+                            f"unknown emotion {shown(text)} (known: {known})")
         return text
 
     def add(self, row: int | None, *, subject: str, clip: str, onset: Any, apex: Any,

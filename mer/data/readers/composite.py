@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from mer.data.errors import DataError
 from mer.data.readers import casme2, samm, smic
-from mer.data.readers.common import ClipRows, Dropped, ReaderPolicy, ReadResult, safe_name, where
+from mer.data.readers.common import (ClipRows, Dropped, ReaderPolicy, ReadResult, safe_name, shown,
+                                     where)
 from mer.data.schema import CLIP_SCHEMA, LABELS
 
 #: The corpora of the composite, as named in the ground-truth file.
@@ -50,16 +51,20 @@ def read_ground_truth(gt_path: str | Path) -> list[GroundTruth]:
         raise DataError(path, "composite ground-truth file not found")
     truth: list[GroundTruth] = []
     seen: dict[tuple[str, str], int] = {}
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        for row, cells in enumerate(csv.reader(handle), start=1):
-            if not any(cell.strip() for cell in cells):
-                continue
-            item = _parse_row([cell.strip() for cell in cells], where(path, row), row)
-            key = (item.dataset, item.clip)
-            if key in seen:
-                raise DataError(where(path, row), f"duplicate clip {item.clip} (row {seen[key]})")
-            seen[key] = row
-            truth.append(item)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            for row, cells in enumerate(csv.reader(handle), start=1):
+                if not any(cell.strip() for cell in cells):
+                    continue
+                item = _parse_row([cell.strip() for cell in cells], where(path, row), row)
+                key = (item.dataset, item.clip)
+                if key in seen:
+                    raise DataError(where(path, row),
+                                    f"duplicate clip {item.clip} (row {seen[key]})")
+                seen[key] = row
+                truth.append(item)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DataError(path, f"not a readable UTF-8 CSV file ({error})") from error
     if not truth:
         raise DataError(path, "composite ground-truth file has no rows")
     return truth
@@ -71,9 +76,10 @@ def _parse_row(cells: list[str], at: str, row: int) -> GroundTruth:
         raise DataError(at, f"expected 4 fields dataset,subject,clip,label, found {len(cells)}")
     dataset, subject, clip, code = cells
     if dataset not in DATASETS:
-        raise DataError(at, f"unknown dataset {dataset!r} (expected one of {', '.join(DATASETS)})")
+        raise DataError(at, f"unknown dataset {shown(dataset)} "
+                            f"(expected one of {', '.join(DATASETS)})")
     if code not in ("0", "1", "2"):
-        raise DataError(at, f"label {code!r} is not 0, 1 or 2")
+        raise DataError(at, f"label {shown(code)} is not 0, 1 or 2")
     clip = safe_name(clip, at, "clip")
     if dataset == "smic":
         subject, clip = smic.subject_folder(subject, at), smic.clip_folder_name(clip, at)

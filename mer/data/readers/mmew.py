@@ -14,8 +14,8 @@ from typing import Any, Final
 import pyarrow as pa
 
 from mer.data.errors import DataError
-from mer.data.readers.common import (ClipRows, ReaderPolicy, ReadResult, cell_text, safe_name,
-                                     where)
+from mer.data.readers.common import (ClipRows, ReaderPolicy, ReadResult, ascii_number, cell_text,
+                                     safe_name, shown, where)
 from mer.data.readers.sheets import read_records
 from mer.data.schema import EMOTION_TO_LABEL
 
@@ -28,11 +28,10 @@ COLUMNS: Final[tuple[str, ...]] = ("Subject", "Filename", "OnsetFrame", "ApexFra
 
 def subject_id(value: Any, at: str) -> str:
     """Return the subject as its clip names spell it (``1`` -> ``S01``)."""
-    text = cell_text(value) or ""
-    text = text.upper().removeprefix("S")
-    if not text.isdigit():
-        raise DataError(at, f"Subject {value!r} is not a subject number (e.g. 1 or S01)")
-    return f"S{int(text):02d}"
+    number = ascii_number((cell_text(value) or "").upper().removeprefix("S"))
+    if number is None:
+        raise DataError(at, f"Subject {shown(value)} is not a subject number (e.g. 1 or S01)")
+    return f"S{number:02d}"
 
 
 def parse(path: str | Path, policy: ReaderPolicy = ReaderPolicy()) -> ReadResult:

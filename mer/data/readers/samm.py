@@ -15,8 +15,8 @@ from typing import Any, Final
 import pyarrow as pa
 
 from mer.data.errors import DataError
-from mer.data.readers.common import (ClipRows, ReaderPolicy, ReadResult, cell_text, safe_name,
-                                     where)
+from mer.data.readers.common import (ClipRows, ReaderPolicy, ReadResult, ascii_number, cell_text,
+                                     safe_name, shown, where)
 from mer.data.readers.sheets import read_records
 from mer.data.schema import EMOTION_TO_LABEL
 
@@ -29,10 +29,10 @@ COLUMNS: Final[tuple[str, ...]] = ("Subject", "Filename", "Onset Frame", "Apex F
 
 def subject_folder(value: Any, at: str) -> str:
     """Return the on-disk subject folder (``006``) for a sheet's or file's subject (``6``)."""
-    text = cell_text(value) or ""
-    if not text.isdigit():
-        raise DataError(at, f"Subject {value!r} is not a subject number (e.g. 006)")
-    return f"{int(text):03d}"
+    number = ascii_number(cell_text(value) or "")
+    if number is None:
+        raise DataError(at, f"Subject {shown(value)} is not a subject number (e.g. 006)")
+    return f"{number:03d}"
 
 
 def parse(path: str | Path, policy: ReaderPolicy = ReaderPolicy()) -> ReadResult:

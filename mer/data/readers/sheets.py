@@ -30,7 +30,8 @@ def read_records(path: str | Path, required: Sequence[str]) -> list[tuple[int, R
     Raises:
         DataError: the file is missing or unreadable, or no row in the first
             :data:`HEADER_SEARCH_ROWS` holds all ``required`` column names (the message lists the
-            missing ones against the best candidate row).
+            missing ones against the best candidate row), a required column name appears twice in
+            the header, or the workbook's sheet data is corrupt.
     """
     path = Path(path)
     if not path.is_file():
@@ -55,6 +56,10 @@ def _records(path: Path, rows: Iterable[Sequence[Any]],
         missing = set(required) - set(names)
         if not missing:
             header = names
+            twice = sorted({name for name in required if names.count(name) > 1})
+            if twice:
+                raise DataError(f"{path} row {number}", f"duplicate column(s) {', '.join(twice)}"
+                                                        ": which one to read is ambiguous")
         elif "Subject" in names and (best is None or len(missing) < len(best[1])):
             best = (number, missing)
         if header is None and number >= HEADER_SEARCH_ROWS:
@@ -82,6 +87,9 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[Any, ...]]:
         sheet = book.worksheets[0]
         sheet.reset_dimensions()  # some writers store a wrong sheet size; read every row
         yield from sheet.iter_rows(values_only=True)
+    except Exception as error:  # a corrupt sheet part fails while rows are parsed, not at load
+        raise DataError(path, f"not a readable .xlsx workbook ({type(error).__name__}: "
+                              f"{error})") from error
     finally:
         book.close()
 

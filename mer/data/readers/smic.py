@@ -17,21 +17,22 @@ import pyarrow as pa
 
 from mer.data.errors import DataError
 from mer.data.frames import frame_number, list_frames
-from mer.data.readers.common import ClipRows, ReaderPolicy, ReadResult
+from mer.data.readers.common import ClipRows, ReaderPolicy, ReadResult, shown
 from mer.data.schema import EMOTION_TO_LABEL
 
 DATASET: Final[str] = "smic"
 FPS: Final[float] = 100.0
 KNOWN_EMOTIONS: Final[frozenset[str]] = frozenset(EMOTION_TO_LABEL[DATASET])
 MICRO_FOLDER: Final[str] = "micro"
-_SUBJECT = re.compile(r"s0*(\d+)", re.IGNORECASE)
+_SUBJECT = re.compile(r"s0*([0-9]{1,18})", re.IGNORECASE)  # ASCII digits, int-safe
 
 
 def subject_folder(name: str, at: str = "") -> str:
     """Return the on-disk subject folder (``s1``) for ``s1``, ``s01`` or ``S01``."""
     match = _SUBJECT.fullmatch(name.strip())
     if match is None:
-        raise DataError(at or name, f"subject {name!r} is not an SMIC subject (e.g. s1 or s01)")
+        raise DataError(at or name,
+                        f"subject {shown(name)} is not an SMIC subject (e.g. s1 or s01)")
     return f"s{int(match.group(1))}"
 
 
@@ -39,7 +40,7 @@ def clip_folder_name(clip: str, at: str = "") -> str:
     """Return the on-disk clip folder (``s1_ne_01``) for ``s01_ne_01`` or ``s1_ne_01``."""
     subject, sep, rest = clip.strip().partition("_")
     if not sep or not rest:
-        raise DataError(at or clip, f"clip {clip!r} is not an SMIC clip name (e.g. s1_ne_01)")
+        raise DataError(at or clip, f"clip {shown(clip)} is not an SMIC clip name (e.g. s1_ne_01)")
     return f"{subject_folder(subject, at or clip)}_{rest}"
 
 

@@ -1,0 +1,100 @@
+"""Where a number was computed: the git commit of the code and the versions that can move it."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Final
+
+#: Packages whose version can change a number, each with the distributions that provide it.
+NUMERIC_PACKAGES: Final[dict[str, tuple[str, ...]]] = {
+    "torch": ("torch",),
+    "numpy": ("numpy",),
+    "kornia": ("kornia",),
+    "dlib": ("dlib-bin", "dlib"),
+    "opencv": ("opencv-contrib-python-headless", "opencv-python-headless",
+               "opencv-contrib-python", "opencv-python"),
+    "pillow": ("pillow",),  # decodes the frames
+    "scikit-image": ("scikit-image",),  # the embedded corpus's photographs and warps
+    "scipy": ("scipy",),
+}
+
+_GIT_TIMEOUT_S: Final[float] = 30.0
+_MAX_LISTED: Final[int] = 20
+
+
+@dataclass(frozen=True)
+class GitState:
+    """The code's version: HEAD, whether the work tree differs from it, and dvc.lock's commit.
+
+    ``commit`` is None outside a git work tree (or without git). ``changed`` lists at most 20
+    of the paths ``git status --porcelain`` reports (untracked files included: a new module
+    changes what runs). ``lock_commit`` is the last commit that changed dvc.lock, and
+    ``lock_dirty`` whether dvc.lock has changes not committed yet.
+    """
+
+    commit: str | None
+    dirty: bool
+    changed: tuple[str, ...] = ()
+    n_changed: int = 0
+    lock_commit: str | None = None
+    lock_dirty: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Git state, Python and the numeric packages' versions (None: not installed)."""
+
+    git: GitState
+    python: str
+    packages: dict[str, str | None] = field(default_factory=dict)
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run git with a fixed argument list (never through a shell) in ``root``."""
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                          check=False, timeout=_GIT_TIMEOUT_S)
+
+
+def git_state(root: str | Path, lock_file: str = "dvc.lock") -> GitState:
+    """Read HEAD, the work tree's changes and the last commit of ``lock_file`` in ``root``."""
+    root = Path(root)
+    try:
+        head = _git(root, "rev-parse", "--verify", "HEAD")
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return GitState(None, False, error=f"git unavailable ({error})")
+    if head.returncode != 0:
+        return GitState(None, False, error=head.stderr.strip().splitlines()[-1:][0]
+                        if head.stderr.strip() else "not a git work tree with a commit")
+    status = _git(root, "status", "--porcelain", "--untracked-files=normal")
+    changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
+    lock = _git(root, "log", "-1", "--format=%H", "--", lock_file)
+    lock_status = _git(root, "status", "--porcelain", "--", lock_file)
+    return GitState(
+        commit=head.stdout.strip(), dirty=bool(changed), changed=tuple(changed[:_MAX_LISTED]),
+        n_changed=len(changed), lock_commit=lock.stdout.strip() or None,
+        lock_dirty=bool(lock_status.stdout.strip()))
+
+
+def package_versions(packages: dict[str, tuple[str, ...]] | None = None) -> dict[str, str | None]:
+    """Installed version of each package (the first distribution found), None when absent."""
+    versions: dict[str, str | None] = {}
+    for name, distributions in (packages or NUMERIC_PACKAGES).items():
+        versions[name] = None
+        for distribution in distributions:
+            try:
+                versions[name] = f"{metadata.version(distribution)}" + (
+                    "" if distribution == name else f" ({distribution})")
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return versions
+
+
+def environment(root: str | Path) -> Environment:
+    """The git state of ``root``, the Python version and :data:`NUMERIC_PACKAGES` versions."""
+    return Environment(git_state(root), platform.python_version(), package_versions())

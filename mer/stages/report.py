@@ -1,0 +1,107 @@
+"""Stage `report`: one self-contained HTML page of the results, figures, flow, gates and lineage.
+
+``mer report --metrics reports/metrics.json --predictions reports/predictions.parquet
+--quality reports/quality --figures reports/figures --flow-table data/processed/micro/flow.parquet
+--flow-dir data/processed/micro/flow --out reports/index.html`` inlines every image (base64
+PNG), uses no script and no external file, and writes the same bytes for the same inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mer.data.atomic import write_text
+from mer.data.errors import DataError
+from mer.lineage import audit_metrics
+from mer.report import FlowClip, ReportInputs, build_report, choose_clips
+
+logger = logging.getLogger(__name__)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file; a DataError names it when it is missing or broken."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataError(path, f"cannot read JSON ({error})") from error
+
+
+def read_quality(folder: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Every gate report under ``folder`` (``clips.json``, ``macro/clips.json`` ...), by path."""
+    if not folder.is_dir():
+        raise DataError(folder, "quality reports folder not found")
+    return [(p.relative_to(folder).as_posix(), read_json(p))
+            for p in sorted(folder.rglob("*.json"), key=lambda p: p.relative_to(folder).parts)]
+
+
+def read_figures(folder: Path) -> list[tuple[str, bytes]]:
+    """The PNG figures of ``folder`` by name."""
+    if not folder.is_dir():
+        raise DataError(folder, "figures folder not found")
+    return [(p.name, p.read_bytes()) for p in sorted(folder.glob("*.png"))]
+
+
+def read_flow_clips(table: Path, folder: Path, n: int) -> list[FlowClip]:
+    """Load the arrays of ``n`` clips chosen from the flow table (:func:`choose_clips`)."""
+    clips = []
+    for _, row in choose_clips(pd.read_parquet(table), n).iterrows():
+        path = folder / row["path"]
+        try:
+            with np.load(path) as arrays:
+                data = {k: arrays[k] for k in ("u", "v", "strain", "onset", "apex")}
+        except (OSError, KeyError, ValueError) as error:
+            raise DataError(path, f"cannot read the flow arrays u, v, strain, onset, apex "
+                                  f"({error})") from error
+        clips.append(FlowClip(row["dataset"], row["subject"], row["clip"], row["label"],
+                              int(row["onset_frame"]), int(row["apex_frame"]),
+                              bool(row["apex_estimated"]), **data))
+    return clips
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the report's inputs and output."""
+    parser = argparse.ArgumentParser(prog="mer report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--metrics", type=Path, required=True, help="metrics JSON")
+    parser.add_argument("--predictions", type=Path, required=True, help="pooled predictions")
+    parser.add_argument("--quality", type=Path, required=True, help="gate reports folder")
+    parser.add_argument("--figures", type=Path, required=True, help="PNG figures folder")
+    parser.add_argument("--flow-table", type=Path, required=True, help="flow table (Parquet)")
+    parser.add_argument("--flow-dir", type=Path, required=True, help="flow arrays folder")
+    parser.add_argument("--out", type=Path, required=True, help="the HTML file")
+    parser.add_argument("--clips", type=int, default=3, help="clips whose flow is pictured")
+    parser.add_argument("--check-lineage", action="store_true",
+                        help="also compare the recorded hashes with the disk (not inside "
+                             "`dvc repro`, which holds DVC's lock)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Read the evaluation's outputs and write the report."""
+    args = parse_args(argv)
+    lineage, note = None, ""
+    try:
+        lineage = audit_metrics(args.metrics, check=args.check_lineage)
+    except DataError as error:
+        note = f"no lineage: {error}"
+        logger.warning("%s", note)
+    inputs = ReportInputs(
+        metrics=read_json(args.metrics),
+        predictions=pd.read_parquet(args.predictions),
+        figures=read_figures(args.figures),
+        quality=read_quality(args.quality),
+        flow_clips=read_flow_clips(args.flow_table, args.flow_dir, args.clips),
+        lineage=lineage, lineage_note=note,
+        sources={"metrics": args.metrics.as_posix(), "predictions": args.predictions.as_posix(),
+                 "quality gates": args.quality.as_posix(), "flow": args.flow_table.as_posix()},
+    )
+    write_text(args.out, build_report(inputs))
+    logger.info("report -> %s", args.out)
+    return 0
