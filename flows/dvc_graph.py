@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ def stage_order(root: Path) -> list[str]:
 
     with Repo(str(root)) as repo:
         graph = repo.index.graph
-        return [stage.addressing for stage in reversed(list(nx.topological_sort(graph)))]
+        return [stage.name for stage in reversed(list(nx.topological_sort(graph)))]
 
 
 def stage_outputs(root: Path, name: str) -> list[Path]:
@@ -35,13 +37,19 @@ def stage_outputs(root: Path, name: str) -> list[Path]:
     from dvc.repo import Repo  # noqa: PLC0415
 
     with Repo(str(root)) as repo:
-        (stage,) = [s for s in repo.index.stages if s.addressing == name]
+        (stage,) = [s for s in repo.index.stages if s.name == name]
         return [Path(out.def_path) for out in stage.outs]
 
 
 def repro_stage(root: Path, name: str) -> subprocess.CompletedProcess[str]:
-    """Run ``dvc repro --single-item NAME`` in ``root``: runs the stage only if it changed."""
+    """Run ``dvc repro --single-item NAME`` in ``root``: runs the stage only if it changed.
+
+    The interpreter's own bin folder comes first on PATH, so the stage commands (``mer ...``)
+    and ``dvc`` are this environment's even when it is not activated.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
     return subprocess.run(
-        ["dvc", "repro", "--single-item", name], cwd=root, capture_output=True, text=True,
-        check=False,
+        [str(Path(bin_dir) / "dvc"), "repro", "--single-item", name], cwd=root,
+        capture_output=True, text=True, check=False, env=env,
     )

@@ -72,10 +72,16 @@ def gate_markdown(report_path: Path) -> str:
 
 
 @flow(name="mer-pipeline", log_prints=False)
-def pipeline(root: Path = Path(".")) -> list[StageOutcome]:
-    """Run every stage of ``root/dvc.yaml`` in order; gates are separate, visible tasks."""
+def pipeline(root: Path = Path("."), until: str | None = None) -> list[StageOutcome]:
+    """Run the stages of ``root/dvc.yaml`` in order (up to and including ``until``, if given);
+    gates are separate, visible tasks."""
+    order = stage_order(root)
+    if until is not None:
+        if until not in order:
+            raise ValueError(f"no stage {until!r} in {root / 'dvc.yaml'}")
+        order = order[: order.index(until) + 1]
     outcomes = []
-    for name in stage_order(root):
+    for name in order:
         step = run_gate if name.startswith(GATE_PREFIX) else run_stage
         outcomes.append(step(root, name))
     return outcomes

@@ -40,9 +40,11 @@ class DataConfig(Section):
 
 
 class SynthParams(Section):
-    """The embedded default corpus."""
+    """The embedded default corpus: its seed and overrides of ``mer.synth.SynthConfig`` fields
+    (subjects and clips per corpus, frame sizes, amplitudes...; empty = the default corpus)."""
 
     seed: int = 0
+    config: dict[str, Any] = Field(default_factory=dict)
 
 
 class QualityParams(Section):

@@ -8,6 +8,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from mer.config import SynthParams, load_params
+
 logger = logging.getLogger(__name__)
 
 
@@ -22,17 +24,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a corpus already in --out (otherwise that is an error)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    parser.add_argument("--seed", type=int, help="random seed (same seed, same bytes); "
+                        "default: synth.seed of --params, else 0")
+    parser.add_argument("--params", type=Path,
+                        help="params.yaml: take synth.seed and the synth.config overrides")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Generate the corpus into ``--out``; log the counts and the time taken."""
     args = parse_args(argv)
-    from mer.synth import generate  # noqa: PLC0415 - heavy imports only when the stage runs
+    from mer.synth import SynthConfig, generate  # noqa: PLC0415 - heavy imports
 
+    settings = load_params(args.params).synth if args.params else SynthParams()
+    seed = settings.seed if args.seed is None else args.seed
+    try:
+        config = SynthConfig(**settings.config)
+    except TypeError as error:
+        raise ValueError(f"params synth.config: {error}") from error
     started = time.perf_counter()
-    summary = generate(args.out, args.seed, overwrite=args.overwrite, progress=True)
+    summary = generate(args.out, seed, config, overwrite=args.overwrite, progress=True)
     logger.info("synthetic corpus in %s: %s (%.1f s)", args.out, summary,
                 time.perf_counter() - started)
     return 0

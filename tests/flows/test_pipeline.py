@@ -1,0 +1,65 @@
+"""The `mer-pipeline` flow on a small project: every stage in order, gates as their own tasks,
+a second run skips everything, and a planted bad clip stops the run at the flow gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from prefect.testing.utilities import prefect_test_harness
+
+from flows.pipeline import StageFailed, pipeline
+
+
+@pytest.fixture(scope="module", autouse=True)
+def harness():  # noqa: ANN201 - a generator fixture
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.mark.slow
+def test_pipeline_runs_every_stage_then_nothing(quick_project: Path) -> None:
+    outcomes = pipeline(quick_project)
+    names = [outcome.name for outcome in outcomes]
+    assert names.index("ingest@micro") < names.index("validate_clips@micro") < names.index(
+        "faces@micro") < names.index("validate_flow@micro") < names.index("evaluate")
+    assert all(outcome.ran for outcome in outcomes)
+    metrics = json.loads((quick_project / "reports" / "metrics.json").read_text())
+    assert set(metrics) == {"ststnet"}
+    assert metrics["ststnet"]["all"]["n_subjects"] == 6
+    for gate in ("clips", "faces", "flow"):
+        assert json.loads((quick_project / "reports/quality" / f"{gate}.json").read_text())[
+            "success"]
+    again = pipeline(quick_project)
+    assert not any(outcome.ran for outcome in again)
+
+
+@pytest.mark.slow
+def test_frozen_clip_fails_the_flow_gate_and_keeps_earlier_outputs(quick_project: Path) -> None:
+    pipeline(quick_project, until="validate_clips@micro")
+    corpus = quick_project / "data/raw/synthetic/micro/casme2/CASME2_RAW_selected"
+    user = quick_project / "data/raw/user_casme2"
+    shutil.copytree(corpus, user)
+    clip_dir = sorted(p for p in (user / "sub01").iterdir() if p.is_dir())[0]
+    frames = sorted(clip_dir.iterdir(), key=lambda p: int(p.stem[3:]))
+    onset = np.asarray(Image.open(frames[0]))
+    for frame in frames[1:]:  # a frozen video: every frame is the onset frame
+        Image.fromarray(onset).save(frame, quality=95)
+    params_path = quick_project / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["data"]["corpora"][0]["root"] = "data/raw/user_casme2"
+    params_path.write_text(yaml.safe_dump(params))
+
+    with pytest.raises(StageFailed, match="validate_flow@micro") as failure:
+        pipeline(quick_project)
+    assert f"clip casme2/sub01_{clip_dir.name}" in str(failure.value)
+    assert "apex differs from onset" in str(failure.value)
+    report = json.loads((quick_project / "reports/quality/flow.json").read_text())
+    assert not report["success"]
+    assert (quick_project / "data/processed/micro/flow.parquet").is_file()
+    assert not (quick_project / "reports/metrics.json").exists()
