@@ -26,10 +26,12 @@ def stage_order(root: Path) -> list[str]:
     """Return the stage names of ``root/dvc.yaml`` in an order that runs dependencies first."""
     import networkx as nx  # noqa: PLC0415 - installed with DVC
     from dvc.repo import Repo  # noqa: PLC0415
+    from dvc.stage import PipelineStage  # noqa: PLC0415
 
     with Repo(str(root)) as repo:
-        graph = repo.index.graph
-        return [stage.name for stage in reversed(list(nx.topological_sort(graph)))]
+        ordered = reversed(list(nx.topological_sort(repo.index.graph)))
+        # .dvc files (data tracked by `dvc add`) are graph nodes with nothing to run
+        return [stage.name for stage in ordered if isinstance(stage, PipelineStage)]
 
 
 def stage_outputs(root: Path, name: str) -> list[Path]:
@@ -37,7 +39,7 @@ def stage_outputs(root: Path, name: str) -> list[Path]:
     from dvc.repo import Repo  # noqa: PLC0415
 
     with Repo(str(root)) as repo:
-        (stage,) = [s for s in repo.index.stages if s.name == name]
+        (stage,) = [s for s in repo.index.stages if getattr(s, "name", None) == name]
         return [Path(out.def_path) for out in stage.outs]
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from collections.abc import Sequence
 
-#: command -> (module with ``main(argv) -> int``, one-line description)
+#: command -> (module with ``main(argv) -> int``, or ``module:function``; one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("mer.stages.synth", "generate the embedded default corpus (offline, deterministic)"),
     "ingest": ("mer.stages.ingest", "read corpora in their native layouts into the clip table"),
@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("mer.stages.audit", "trace every metric to its stage, inputs, params, commit and "
               "run; verify hashes"),
     "predict": ("mer.stages.predict", "predict the emotion of one clip folder with a trained model"),
+    "retrain": ("flows.retrain", "merge new annotated batches, retrain, promote if not worse"),
+    "schedule": ("flows.retrain:serve", "serve the retraining deployment on its cron (params.yaml)"),
     "run": ("flows.run", "run the whole pipeline as the Prefect flow `mer-pipeline`"),
 }
 
@@ -73,9 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mer.config import ConfigError  # noqa: PLC0415
     from mer.data.errors import DataError  # noqa: PLC0415
 
-    module = importlib.import_module(COMMANDS[command][0])
+    module_name, _, function = COMMANDS[command][0].partition(":")
+    entry = getattr(importlib.import_module(module_name), function or "main")
     try:
-        return int(module.main(rest) or 0)
+        return int(entry(rest) or 0)
     except (DataError, ConfigError, OSError, ValueError) as error:
         print(f"mer {command}: error: {error}", file=sys.stderr)
         return 2

@@ -36,6 +36,7 @@ class DataConfig(Section):
     corpora: tuple[CorpusConfig, ...] = Field(min_length=1)
     composite_gt: Path | None = None
     macro_corpora: tuple[CorpusConfig, ...] = ()
+    incoming: Path | None = None  # merged batches of new clips (see mer.data.incoming)
     on_defect: Literal["drop", "fail", "estimate_apex"] = "estimate_apex"
 
 
@@ -131,6 +132,18 @@ class EvaluateParams(Section):
     seed: int = 0
 
 
+class RetrainParams(Section):
+    """Scheduled retraining on new annotated clips (the `mer-retrain` flow)."""
+
+    incoming: Path = Path("data/incoming")  # where new batches are dropped
+    quarantine: Path = Path("data/quarantine")  # rejected batches, with the reason
+    records: Path = Path("reports/retrain")  # one decision record per retraining
+    model: str = "micro_attention"  # the model entry whose metrics decide promotion
+    metric: Literal["uf1", "uar", "accuracy"] = "uf1"
+    tolerance: float = Field(default=0.02, ge=0)  # promote unless the metric drops more than this
+    cron: str = "0 3 * * *"  # when the deployment looks for new batches
+
+
 class Params(Section):
     """The whole params.yaml, one section per stage."""
 
@@ -142,6 +155,7 @@ class Params(Section):
     train: TrainParams = TrainParams()
     models: dict[str, ModelParams] = Field(default_factory=dict)
     evaluate: EvaluateParams = EvaluateParams()
+    retrain: RetrainParams = RetrainParams()
 
 
 class ConfigError(ValueError):

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from mer.config import CorpusConfig, DataConfig, load_params
 from mer.data.atomic import write_parquet
+from mer.data.incoming import read_merged
 from mer.data.readers import (
     FORMATS,
     MACRO_FORMATS,
@@ -42,6 +43,9 @@ def ingest(config: DataConfig) -> ReadResult:
         table = apply_composite(results, config.composite_gt, policy).table
     else:
         table = pa.concat_tables([result.table for result in results.values()])
+    merged = read_merged(config.incoming, policy) if config.incoming is not None else None
+    if merged is not None:  # new annotated clips, labelled from their sheets' emotions
+        table, dropped = pa.concat_tables([table, merged.table]), dropped + merged.dropped
     order = [("dataset", "ascending"), ("subject", "ascending"), ("clip", "ascending")]
     return ReadResult(table.sort_by(order), dropped)
 

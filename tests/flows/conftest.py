@@ -31,6 +31,12 @@ def quick_params() -> dict[str, object]:
 
 
 @pytest.fixture
+def quick_synth() -> dict[str, object]:
+    """The small corpus's SynthConfig overrides."""
+    return dict(QUICK_SYNTH)
+
+
+@pytest.fixture
 def quick_project(tmp_path: Path) -> Path:
     """A DVC project in tmp_path with the real dvc.yaml and a quick params.yaml."""
     root = tmp_path / "project"
