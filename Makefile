@@ -18,7 +18,7 @@ export TMPDIR := $(CURDIR)/.tmp
 export MPLBACKEND := Agg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test setup clean
+.PHONY: run ablations test setup clean
 
 setup: $(STAMP)
 
@@ -29,8 +29,13 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps face-recognition==1.3.0
 	@touch $(STAMP)
 
+# The main job: every stage up to the HTML report with the default models (params.yaml `models`).
 run: $(STAMP)
-	$(BIN)/mer run
+	$(BIN)/mer run --target report
+
+# The full ablation tables as well (params.yaml `ablations`), in the same LOSO folds.
+ablations: $(STAMP)
+	$(BIN)/mer run --target report --target evaluate_ablations
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

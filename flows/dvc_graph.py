@@ -22,16 +22,26 @@ class StageOutcome:
     log: str
 
 
-def stage_order(root: Path) -> list[str]:
-    """Return the stage names of ``root/dvc.yaml`` in an order that runs dependencies first."""
+def stage_order(root: Path, targets: list[str] | None = None) -> list[str]:
+    """Return the stage names of ``root/dvc.yaml`` in an order that runs dependencies first:
+    all of them, or only ``targets`` and the stages they depend on."""
     import networkx as nx  # noqa: PLC0415 - installed with DVC
     from dvc.repo import Repo  # noqa: PLC0415
     from dvc.stage import PipelineStage  # noqa: PLC0415
 
     with Repo(str(root)) as repo:
-        ordered = reversed(list(nx.topological_sort(repo.index.graph)))
-        # .dvc files (data tracked by `dvc add`) are graph nodes with nothing to run
-        return [stage.name for stage in ordered if isinstance(stage, PipelineStage)]
+        graph = repo.index.graph  # edges point from a stage to the stages it depends on
+        stages = [s for s in graph if isinstance(s, PipelineStage)]  # not `dvc add` files
+        if targets is not None:
+            by_name = {stage.name: stage for stage in stages}
+            unknown = [t for t in targets if t not in by_name]
+            if unknown:
+                raise ValueError(f"no stage {', '.join(unknown)} in {root / 'dvc.yaml'}")
+            wanted = {by_name[t] for t in targets}
+            wanted |= {s for t in targets for s in nx.descendants(graph, by_name[t])}
+            stages = [s for s in stages if s in wanted]
+        ordered = reversed(list(nx.topological_sort(graph.subgraph(stages))))
+        return [stage.name for stage in ordered]
 
 
 def stage_outputs(root: Path, name: str) -> list[Path]:

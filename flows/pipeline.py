@@ -72,14 +72,10 @@ def gate_markdown(report_path: Path) -> str:
 
 
 @flow(name="mer-pipeline", log_prints=False)
-def pipeline(root: Path = Path("."), until: str | None = None) -> list[StageOutcome]:
-    """Run the stages of ``root/dvc.yaml`` in order (up to and including ``until``, if given);
-    gates are separate, visible tasks."""
-    order = stage_order(root)
-    if until is not None:
-        if until not in order:
-            raise ValueError(f"no stage {until!r} in {root / 'dvc.yaml'}")
-        order = order[: order.index(until) + 1]
+def pipeline(root: Path = Path("."), targets: list[str] | None = None) -> list[StageOutcome]:
+    """Run the stages of ``root/dvc.yaml`` in order (only ``targets`` and what they depend on,
+    if given); gates are separate, visible tasks."""
+    order = stage_order(root, targets)
     outcomes = []
     for name in order:
         step = run_gate if name.startswith(GATE_PREFIX) else run_stage

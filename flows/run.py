@@ -33,12 +33,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the pipeline flow on the project in ``--root`` and print what it did."""
     parser = argparse.ArgumentParser(prog="mer run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="project folder (dvc.yaml)")
-    parser.add_argument("--until", help="stop after this stage (e.g. validate_flow@micro)")
+    parser.add_argument("--target", action="append", dest="targets",
+                        help="run only this stage and what it depends on (repeatable)")
     args = parser.parse_args(argv)
     from flows.pipeline import StageFailed, pipeline  # noqa: PLC0415 - after the environment
 
     try:
-        outcomes = pipeline(args.root, until=args.until)
+        outcomes = pipeline(args.root, targets=args.targets)
     except StageFailed as error:
         print(f"mer run: {error}\n\n{results_text(args.root)}", file=sys.stderr)
         return 1

@@ -22,6 +22,7 @@ from mer.config import Params, load_params
 from mer.models import create_model
 from mer.stages.train import TrainJob, load_features, make_job, write_outputs
 from mer.training import FeatureSet, FoldResult, TrainConfig, fit
+from mer.training.robustness import perturb_fold, restore_positions
 from mer.training.trainers import get_trainer
 
 
@@ -41,9 +42,12 @@ def train_fold(job: TrainJob, data: FeatureSet, index: int,
     """Fit one fold on its training subjects and predict its held-out subject."""
     fold = job.folds[index]
     trainer = get_trainer(job.params.trainer)
-    result = trainer(job.params.name, job.params.hparams, job.config, data, fold,
+    perturbed = perturb_fold(data, fold, label_noise=job.label_noise,
+                             shots_per_class=job.shots_per_class, seed=job.config.seed)
+    result = trainer(job.params.name, job.params.hparams, job.config, perturbed.data, fold,
                      init_state=init_state, macro=macro, options=job.params.trainer_options,
                      progress=True)
+    result = restore_positions(result, perturbed)  # test clips keep their true labels
     get_run_logger().info("fold %d (%s) done", index, fold.test_subject)
     return result
 

@@ -123,6 +123,8 @@ class TrainParams(Section):
     threads: int = Field(default=2, ge=1)  # torch CPU threads
     workers: int = Field(default=1, ge=1)  # folds trained at once by the local task runner
     dask_address: str | None = None  # e.g. tcp://scheduler:8786: folds go to a Dask cluster
+    label_noise: float = Field(default=0.0, ge=0, le=1)  # symmetric noise on training labels
+    shots_per_class: int | None = Field(default=None, ge=1)  # k clips per class per subject
 
 
 class EvaluateParams(Section):
@@ -130,6 +132,23 @@ class EvaluateParams(Section):
 
     n_resamples: int = Field(default=1000, ge=10)  # bootstrap over subjects
     seed: int = 0
+
+
+class MA2MIParams(Section):
+    """MA2MI pretraining (stage `pretrain`, docs/ma2mi.md) of a model's encoders on macro clips."""
+
+    model: Literal["miacnet"] = "miacnet"  # the registered model whose encoders are pretrained
+    hparams: dict[str, Any] = Field(default_factory=dict)  # = the finetuned entry's hparams
+    epochs: int = Field(default=12, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    lr: float = Field(default=2e-3, gt=0)
+    weight_decay: float = Field(default=1e-4, ge=0)
+    samples_per_clip: int = Field(default=8, ge=1)  # triplets (t-k, t, t+k) per clip and epoch
+    max_step: int = Field(default=3, ge=1)  # largest k, frames
+    gradient_weight: float = Field(default=0.5, ge=0)  # image-gradient L1 term
+    hflip: bool = True
+    seed: int = 0
+    on_overlap: Literal["exclude", "accept"] = "exclude"  # macro subjects also in micro corpus
 
 
 class RetrainParams(Section):
@@ -152,8 +171,10 @@ class Params(Section):
     quality: QualityParams = QualityParams()
     faces: FacesParams = FacesParams()
     flow: FlowParams = FlowParams()
+    pretrain: MA2MIParams = MA2MIParams()
     train: TrainParams = TrainParams()
-    models: dict[str, ModelParams] = Field(default_factory=dict)
+    models: dict[str, ModelParams] = Field(default_factory=dict)  # evaluated by `make run`
+    ablations: dict[str, ModelParams] = Field(default_factory=dict)  # `make ablations` adds these
     evaluate: EvaluateParams = EvaluateParams()
     retrain: RetrainParams = RetrainParams()
 

@@ -31,30 +31,39 @@ from mer.evaluation.report import (
 logger = logging.getLogger(__name__)
 
 
-def read_model_predictions(predictions_dir: Path, models_dir: Path,
+def read_model_predictions(predictions_dirs: Sequence[Path], models_dirs: Sequence[Path],
                            entries: Sequence[str]) -> tuple[pd.DataFrame, dict[str, list[Fold]]]:
-    """Read each model entry's predictions and the folds recorded beside its checkpoints."""
+    """Read each model entry's predictions and the folds recorded beside its checkpoints
+    (each entry's files are looked for in the given folders, in order)."""
     frames, folds = [], {}
     for entry in entries:
-        frames.append(pd.read_parquet(predictions_dir / f"{entry}.parquet"))
-        config = yaml.safe_load((models_dir / entry / "config.yaml").read_text(encoding="utf-8"))
+        frames.append(pd.read_parquet(_first(predictions_dirs, f"{entry}.parquet")))
+        config = yaml.safe_load(_first(models_dirs, f"{entry}/config.yaml").read_text("utf-8"))
         folds[entry] = [Fold(f["index"], f["test_subject"], tuple(f["train_subjects"]),
                              tuple(f["val_subjects"])) for f in config["folds"]]
     return pd.concat(frames, ignore_index=True), folds
 
 
+def _first(folders: Sequence[Path], name: str) -> Path:
+    """The first ``folder/name`` that exists (the last candidate, to be named, if none does)."""
+    candidates = [folder / name for folder in folders]
+    return next((path for path in candidates if path.exists()), candidates[-1])
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the inputs (per-model predictions and configs) and the report outputs."""
     parser = argparse.ArgumentParser(prog="mer evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--predictions-dir", type=Path, required=True,
-                        help="folder of <model>.parquet predictions")
-    parser.add_argument("--models-dir", type=Path, required=True,
-                        help="folder of <model>/config.yaml (folds)")
+    parser.add_argument("--predictions-dir", type=Path, required=True, action="append",
+                        help="folder of <model>.parquet predictions (repeatable)")
+    parser.add_argument("--models-dir", type=Path, required=True, action="append",
+                        help="folder of <model>/config.yaml (folds) (repeatable)")
     parser.add_argument("--metrics", type=Path, required=True, help="metrics JSON")
     parser.add_argument("--predictions", type=Path, required=True, help="pooled predictions")
     parser.add_argument("--figures", type=Path, required=True, help="PNG figures folder")
     parser.add_argument("--plots", type=Path, required=True, help="DVC plot data folder")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
+    parser.add_argument("--with-ablations", action="store_true",
+                        help="score the `ablations` entries too (their files beside the models')")
     return parser.parse_args(argv)
 
 
@@ -62,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Check, score and report every model entry of params.yaml."""
     args = parse_args(argv)
     params = load_params(args.params)
-    predictions, folds = read_model_predictions(args.predictions_dir, args.models_dir,
-                                                list(params.models))
+    entries = list(params.models) + (list(params.ablations) if args.with_ablations else [])
+    predictions, folds = read_model_predictions(args.predictions_dir, args.models_dir, entries)
     check_predictions(predictions, folds)
     metrics = summarise(predictions, n_resamples=params.evaluate.n_resamples,
                         seed=params.evaluate.seed)

@@ -31,10 +31,12 @@ from mer.training.loso import FoldResult
 class TrainJob:
     """Everything one model's LOSO run needs, built from params.yaml."""
 
-    entry: str  # the params.yaml key under `models`
+    entry: str  # the params.yaml key under `models` or `ablations`
     params: ModelParams
     config: TrainConfig
     folds: list[Fold]
+    label_noise: float  # robustness: share of training labels flipped (0 = clean)
+    shots_per_class: int | None  # robustness: training clips kept per class and subject
 
 
 def load_features(flow_table: Path, flow_dir: Path) -> FeatureSet:
@@ -64,16 +66,19 @@ def load_features(flow_table: Path, flow_dir: Path) -> FeatureSet:
 
 def make_job(params: Params, entry: str, data: FeatureSet) -> TrainJob:
     """Merge the shared training settings with one model entry; make its LOSO folds."""
-    if entry not in params.models:
-        raise ValueError(f"params.yaml: no models.{entry} (known: {', '.join(params.models)})")
-    model = params.models[entry]
+    entries = {**params.models, **params.ablations}
+    if entry not in entries:
+        raise ValueError(f"params.yaml: no models.{entry} nor ablations.{entry} "
+                         f"(known: {', '.join(entries)})")
+    model = entries[entry]
     try:
         config = TrainConfig(**{"seed": params.train.seed, **model.train})
     except TypeError as error:
         raise ValueError(f"params.yaml models.{entry}.train: {error}") from error
     folds = loso_folds(sorted(set(data.subjects)), n_val_subjects=params.train.n_val_subjects,
                        seed=params.train.seed)
-    return TrainJob(entry, model, config, folds)
+    return TrainJob(entry, model, config, folds, params.train.label_noise,
+                    params.train.shots_per_class)
 
 
 def predictions_frame(job: TrainJob, data: FeatureSet, results: list[FoldResult]) -> pd.DataFrame:

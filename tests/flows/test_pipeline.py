@@ -41,7 +41,7 @@ def test_pipeline_runs_every_stage_then_nothing(quick_project: Path) -> None:
 
 @pytest.mark.slow
 def test_frozen_clip_fails_the_flow_gate_and_keeps_earlier_outputs(quick_project: Path) -> None:
-    pipeline(quick_project, until="validate_clips@micro")
+    pipeline(quick_project, targets=["synth"])
     corpus = quick_project / "data/raw/synthetic/micro/casme2/CASME2_RAW_selected"
     user = quick_project / "data/raw/user_casme2"
     shutil.copytree(corpus, user)

@@ -1,0 +1,189 @@
+"""MIACNet, a two-branch micro-action network (after Li, Niu and Zhao, "From Macro to Micro:
+Boosting micro-expression recognition via pre-training on macro-expression videos", arXiv
+2405.16451).
+
+The paper's idea: decouple *facial position* features (where the parts of this face are) from
+*facial action* features (what moved), and let the position features tell the network where to
+look for the action, so it locates facial actions more accurately. There is no official code;
+this layout is ours (see ``docs/ma2mi.md``):
+
+- Position branch: a :class:`ConvEncoder` on the grey onset frame ``(B, 1, s, s)`` (the face at
+  rest: appearance and the layout of eyes, brows, mouth), ``s = input_size``.
+- Action branch: a :class:`ConvEncoder` of the same class on the grey difference ``apex - onset``
+  ``(B, 1, s, s)`` (the motion), into whose stem the optical flow onset -> apex (u, v, strain) is
+  injected by a stride-2 3 x 3 convolution whose output batch norm starts at zero (so a pretrained
+  action encoder starts exactly as it was pretrained and finetuning learns to use the flow).
+- Fusion (:class:`PositionGate`): a spatial mask ``M`` in ``(0, 1)`` computed from the position
+  map re-weights the action map, ``A' = (1 + M) * A`` (residual attention, so a poor mask cannot
+  erase the action); the embedding is ``[avgpool(A'), avgpool(P)]`` (or ``avgpool(A')`` alone with
+  ``position_in_embedding=False``), then dropout and a linear classifier.
+
+Each encoder normalises its own input with a batch norm (no affine), so the pixel difference of a
+micro-expression (a few grey levels) and of a macro-expression (tens of levels) both reach the
+convolutions at unit scale; the running statistics adapt when the network is finetuned.
+
+MA2MI pretraining (``mer.pretraining.ma2mi``) trains ``position``, ``action`` and ``gate`` by
+future-frame reconstruction on macro-expression clips; their state dict keys are those of this
+model, so ``mer.pretraining.transfer.complete_state`` turns them into an ``init_state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel
+from mer.models.micro_attention import AttentionBlock
+from mer.models.registry import register_model
+
+#: State-dict prefixes of the parts MA2MI pretrains.
+PRETRAINED_PREFIXES: tuple[str, ...] = ("position.", "action.", "gate.")
+
+
+class ConvEncoder(nn.Module):
+    """A small residual encoder: input batch norm, 3 x 3 stem (stride 2), basic blocks (stride 2).
+
+    Args:
+        in_channels: channels of the input.
+        widths: channels of the stem and of each following block; the map is at ``1 / 2 **
+            len(widths)`` of the input side.
+
+    Shapes: ``(B, in_channels, s, s)`` -> ``(B, widths[-1], s / 2 ** len(widths), ...)``; the
+    optional ``extra`` ``(B, widths[0], s / 2, s / 2)`` is added to the stem's output before its
+    ReLU.
+    """
+
+    def __init__(self, in_channels: int, widths: Sequence[int]) -> None:
+        super().__init__()
+        self.widths = tuple(widths)
+        self.input_norm = nn.BatchNorm2d(in_channels, affine=False)
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, widths[0], 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+        )
+        self.blocks = nn.Sequential(*(
+            AttentionBlock(c_in, c_out, stride=2, attention=False)
+            for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)
+        ))
+
+    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
+        """Encode ``x`` ``(B, C, s, s)``; add ``extra`` to the stem output if given."""
+        h = self.stem(self.input_norm(x))
+        if extra is not None:
+            h = h + extra
+        return self.blocks(F.relu(h))
+
+
+class PositionGate(nn.Module):
+    """Spatial gate of the action map by the position map: ``A' = (1 + M(P)) * A``.
+
+    Args:
+        channels: channels of the position map ``P``.
+
+    Shapes: ``P``, ``A`` ``(B, C, h, w)`` -> ``(A' (B, C_a, h, w), M (B, 1, h, w))``, ``M`` in
+    ``(0, 1)``.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.mask = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.Conv2d(channels, 1, kernel_size=1),
+        )
+
+    def forward(self, position: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
+        """Return the gated action map and the mask."""
+        mask = torch.sigmoid(self.mask(position))
+        return (1.0 + mask) * action, mask
+
+
+@register_model("miacnet")
+class MIACNet(MerModel):
+    """Two-branch micro-action network: position branch gates the action branch.
+
+    Args:
+        input_size: side the inputs are resized to, in pixels (>= 16, a multiple of
+            ``2 ** len(widths)``).
+        widths: channels of the stem and blocks of each encoder (both branches alike).
+        use_flow: inject the optical flow into the action branch (False: frames only).
+        position_in_embedding: concatenate the pooled position map to the pooled gated action map.
+        dropout: dropout probability before the classifier.
+
+    Inputs: ``"onset"``, ``"apex"`` ``(B, 1, H, W)`` grey in [0, 1] and ``"flow"`` ``(B, 3, H, W)``
+    (u, v, strain), any H = W. Embedding: ``(B, 2 * widths[-1])`` (``(B, widths[-1])`` without
+    the position). About 46 k parameters with the defaults.
+    """
+
+    input_keys = ("onset", "apex", "flow")
+
+    def __init__(
+        self,
+        input_size: int = 64,
+        widths: Sequence[int] = (8, 16, 32),
+        use_flow: bool = True,
+        position_in_embedding: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        widths = tuple(int(w) for w in widths)
+        if len(widths) < 2 or min(widths) < 1:
+            raise ValueError(f"miacnet: widths must be >= 2 positive ints, got {widths}")
+        if input_size < 16 or input_size % 2 ** len(widths):
+            raise ValueError(f"miacnet: input_size must be >= 16 and a multiple of "
+                             f"{2 ** len(widths)} (widths {widths}), got {input_size}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"miacnet: dropout must be in [0, 1), got {dropout}")
+        super().__init__(input_size)
+        self.widths = widths
+        self.use_flow = use_flow
+        self.position_in_embedding = position_in_embedding
+        self.position = ConvEncoder(INPUT_CHANNELS["onset"], widths)
+        self.action = ConvEncoder(INPUT_CHANNELS["apex"], widths)
+        self.gate = PositionGate(widths[-1])
+        self.flow_stem: nn.Sequential | None = None
+        if use_flow:
+            self.flow_stem = nn.Sequential(
+                nn.Conv2d(INPUT_CHANNELS["flow"], widths[0], 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(widths[0]),
+            )
+        embed_dim = widths[-1] * (2 if position_in_embedding else 1)
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, NUM_CLASSES))
+        self._zero_flow_gain()
+
+    def _zero_flow_gain(self) -> None:
+        if self.flow_stem is not None:
+            nn.init.zeros_(self.flow_stem[1].weight)
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every weight; the flow injection's batch-norm gain starts at zero."""
+        super().reset_parameters()
+        self._zero_flow_gain()
+
+    def maps(self, inputs: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """Return the position map, the gated action map and the gate mask.
+
+        Args:
+            inputs: standardised ``key -> (B, C, input_size, input_size)``.
+
+        Returns:
+            ``P`` and ``A'`` ``(B, widths[-1], h, h)`` and ``M`` ``(B, 1, h, h)``, ``h =
+            input_size / 2 ** len(widths)``.
+        """
+        onset, apex = inputs["onset"], inputs["apex"]
+        extra = self.flow_stem(inputs["flow"]) if self.flow_stem is not None else None
+        position = self.position(onset)
+        action = self.action(apex - onset, extra)
+        gated, mask = self.gate(position, action)
+        return position, gated, mask
+
+    def embed(self, inputs: dict[str, Tensor]) -> Tensor:
+        """Map standardised inputs to the fused ``(B, D)`` embedding."""
+        position, gated, _ = self.maps(inputs)
+        pooled = [gated.mean(dim=(2, 3))]
+        if self.position_in_embedding:
+            pooled.append(position.mean(dim=(2, 3)))
+        return torch.cat(pooled, dim=1)

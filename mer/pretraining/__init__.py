@@ -1,0 +1,28 @@
+"""Pretraining on macro-expression clips for micro-expression recognition. No file I/O.
+
+- :mod:`mer.pretraining.ma2mi`: MA2MI, self-supervised future-frame reconstruction that trains
+  MIACNet's encoders;
+- :mod:`mer.pretraining.overlap`: keep micro-expression test subjects out of pretraining;
+- :mod:`mer.pretraining.transfer`: complete a partial pretrained state into a ``fit`` init state.
+"""
+
+from mer.pretraining.ma2mi import MA2MIConfig, MA2MIResult, prepare_clips, pretrain
+from mer.pretraining.overlap import (
+    OverlapDecision,
+    SubjectOverlap,
+    find_overlap,
+    resolve_overlap,
+)
+from mer.pretraining.transfer import complete_state
+
+__all__ = [
+    "MA2MIConfig",
+    "MA2MIResult",
+    "OverlapDecision",
+    "SubjectOverlap",
+    "complete_state",
+    "find_overlap",
+    "prepare_clips",
+    "pretrain",
+    "resolve_overlap",
+]

@@ -1,0 +1,92 @@
+"""MIACNet: shapes, size, registry, features, the position gate and the flow injection."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mer.models import create_model, default_hparams, list_models
+from mer.models.miacnet import PRETRAINED_PREFIXES, MIACNet, PositionGate
+
+
+def _inputs(batch: int, size: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        "flow": torch.randn(batch, 3, size, size, generator=generator),
+        "apex": torch.rand(batch, 1, size, size, generator=generator),
+        "onset": torch.rand(batch, 1, size, size, generator=generator),
+    }
+
+
+def _n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_registered_with_its_defaults() -> None:
+    assert "miacnet" in list_models()
+    assert isinstance(create_model("miacnet"), MIACNet)
+    assert default_hparams("miacnet") == {"input_size": 64, "widths": (8, 16, 32),
+                                          "use_flow": True, "position_in_embedding": True,
+                                          "dropout": 0.0}
+
+
+@pytest.mark.parametrize(("hparams", "embed_dim"), [
+    ({}, 64),
+    ({"position_in_embedding": False}, 32),
+    ({"input_size": 32, "widths": (4, 8)}, 16),
+    ({"use_flow": False}, 64),
+])
+@pytest.mark.parametrize("size", [32, 128])
+def test_logits_and_features_shapes(hparams: dict, embed_dim: int, size: int) -> None:
+    model = create_model("miacnet", **hparams).eval()
+    inputs = _inputs(3, size)
+    assert model(inputs).shape == (3, 3)
+    assert model.features(inputs).shape == (3, embed_dim)
+    assert model.input_keys == ("onset", "apex", "flow")
+
+
+def test_param_budget_and_branches_are_twins() -> None:
+    model = create_model("miacnet")
+    assert 20_000 < _n_params(model) < 100_000
+    assert _n_params(model.position) == _n_params(model.action)
+    assert type(model.position) is type(model.action)
+    pretrainable = [k for k in model.state_dict() if k.startswith(PRETRAINED_PREFIXES)]
+    assert pretrainable and all(not k.startswith(("norm.", "classifier.", "flow_stem."))
+                                for k in pretrainable)
+
+
+def test_flow_injection_starts_silent_but_is_trainable() -> None:
+    torch.manual_seed(0)
+    model = create_model("miacnet").eval()
+    model.reset_parameters()
+    inputs = _inputs(2, 64)
+    other = {**inputs, "flow": inputs["flow"] * 10}
+    assert torch.equal(model.features(inputs), model.features(other))
+    model.flow_stem[1].weight.data.fill_(1.0)
+    assert not torch.allclose(model.features(inputs), model.features(other))
+
+
+def test_features_depend_on_the_motion() -> None:
+    torch.manual_seed(0)
+    model = create_model("miacnet", use_flow=False).eval()
+    inputs = _inputs(2, 64)
+    still = {**inputs, "apex": inputs["onset"]}
+    assert not torch.allclose(model.features(inputs), model.features(still))
+
+
+def test_gate_mask_is_spatial_and_in_unit_interval() -> None:
+    gated, mask = PositionGate(4)(torch.randn(2, 4, 5, 6), torch.ones(2, 4, 5, 6))
+    assert mask.shape == (2, 1, 5, 6)
+    assert bool(((mask > 0) & (mask < 1)).all())
+    assert torch.allclose(gated, (1 + mask).expand_as(gated))
+
+
+def test_missing_input_is_named() -> None:
+    with pytest.raises(ValueError, match=r"missing input\(s\) \['onset'\]"):
+        create_model("miacnet")({"apex": torch.rand(2, 1, 32, 32), "flow": torch.rand(2, 3, 32, 32)})
+
+
+@pytest.mark.parametrize("hparams", [{"widths": (8,)}, {"input_size": 60}, {"dropout": 1.0}])
+def test_bad_hparams_are_rejected(hparams: dict) -> None:
+    with pytest.raises(ValueError, match="miacnet"):
+        create_model("miacnet", **hparams)
