@@ -91,6 +91,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--flow-dir", type=Path, required=True, help="micro flow arrays folder")
     parser.add_argument("--macro-flow", type=Path, help="macro flow table (for pretraining)")
     parser.add_argument("--macro-flow-dir", type=Path, help="macro flow arrays folder")
+    parser.add_argument("--au-text", type=Path,
+                        help="AU-text embeddings (stage au_text), for trainer contrastive")
     parser.add_argument("--pretrained", type=Path,
                         help="state dict of a pretraining stage (pretrain.kind: checkpoint)")
     parser.add_argument("--out-dir", type=Path, required=True, help="checkpoints and config")
@@ -104,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     params = load_params(args.params)
     torch.set_num_threads(params.train.threads)
-    data = load_features(args.flow, args.flow_dir)
+    data = load_features(args.flow, args.flow_dir, args.au_text)
     job = make_job(params, args.model, data)
     macro = None
     if args.macro_flow is not None and args.macro_flow_dir is not None:

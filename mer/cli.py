@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("mer.stages.validate", "run a data-quality gate and write its report"),
     "faces": ("mer.stages.faces", "crop and align the faces of every clip"),
     "flow": ("mer.stages.flow", "TV-L1 optical flow onset -> apex and strain for every clip"),
+    "au-text": ("mer.stages.au_text", "describe each clip's action units (FACS) and embed the "
+                "text once"),
     "pretrain": ("mer.stages.pretrain", "MA2MI: pretrain MIACNet's encoders on macro-expression "
                  "clips"),
     "train": ("flows.train", "train one model leave-one-subject-out (folds as Prefect tasks)"),

@@ -23,6 +23,7 @@ from mer.data.atomic import atomic_path, write_text
 from mer.data.schema import LABELS
 from mer.evaluation.folds import Fold, loso_folds, subject_keys
 from mer.evaluation.report import PROB_COLUMNS, write_predictions
+from mer.stages.au_text import au_text_inputs
 from mer.training import FeatureSet, TrainConfig
 from mer.training.loso import FoldResult
 
@@ -39,11 +40,12 @@ class TrainJob:
     shots_per_class: int | None  # robustness: training clips kept per class and subject
 
 
-def load_features(flow_table: Path, flow_dir: Path) -> FeatureSet:
-    """Read the labelled clips' flow arrays into a FeatureSet.
+def load_features(flow_table: Path, flow_dir: Path, au_text: Path | None = None) -> FeatureSet:
+    """Read the labelled clips' flow arrays (and AU-text embeddings) into a FeatureSet.
 
     Inputs: ``flow`` (N, 3, H, W) = (u, v, strain) in pixels; ``apex``, ``onset`` (N, 1, H, W)
-    grey in [0, 1]. Clips without a composite label are left out.
+    grey in [0, 1]; with ``au_text`` (stage `au_text`) also ``au_text`` and
+    ``au_text_mirrored`` (N, D). Clips without a composite label are left out.
     """
     rows = [r for r in pq.read_table(flow_table).to_pylist() if r["label"] is not None]
     if not rows:
@@ -54,10 +56,15 @@ def load_features(flow_table: Path, flow_dir: Path) -> FeatureSet:
             flows.append(np.stack([arrays["u"], arrays["v"], arrays["strain"]]))
             apexes.append(arrays["apex"][None].astype(np.float32) / 255.0)
             onsets.append(arrays["onset"][None].astype(np.float32) / 255.0)
+    inputs = {"flow": torch.from_numpy(np.stack(flows).astype(np.float32)),
+              "apex": torch.from_numpy(np.stack(apexes)),
+              "onset": torch.from_numpy(np.stack(onsets))}
+    if au_text is not None:
+        inputs |= au_text_inputs(pq.read_table(au_text), [r["dataset"] for r in rows],
+                                 [r["subject"] for r in rows], [r["clip"] for r in rows],
+                                 source=str(au_text))
     return FeatureSet(
-        inputs={"flow": torch.from_numpy(np.stack(flows).astype(np.float32)),
-                "apex": torch.from_numpy(np.stack(apexes)),
-                "onset": torch.from_numpy(np.stack(onsets))},
+        inputs=inputs,
         labels=torch.tensor([LABELS.index(r["label"]) for r in rows], dtype=torch.int64),
         subjects=subject_keys([r["dataset"] for r in rows], [r["subject"] for r in rows]),
         clips=np.array([f"{r['dataset']}/{r['subject']}/{r['clip']}" for r in rows], dtype=object),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import torch
@@ -11,6 +12,11 @@ from torch import Tensor
 
 from mer.data.schema import LABELS
 from mer.models.base import INPUT_CHANNELS
+
+#: Per-clip vector inputs ``(N, D)`` float32 (any D), read by trainers rather than by the models:
+#: the clip's action-unit text embedding and that of its left-right mirrored description
+#: (``mer au-text``; all zeros where the clip has no coded AU).
+VECTOR_INPUTS: Final[tuple[str, ...]] = ("au_text", "au_text_mirrored")
 
 
 @dataclass(frozen=True, eq=False)
@@ -20,7 +26,8 @@ class FeatureSet:
     Attributes:
         inputs: ``key -> (N, C, H, W)`` float32 tensors, keys among ``"flow"`` (u, v in pixels of
             the face crop, strain; C = 3), ``"apex"`` and ``"onset"`` (grey in [0, 1]; C = 1).
-            H = W = 128 from the flow stage.
+            H = W = 128 from the flow stage. Also ``key -> (N, D)`` float32 per-clip vectors for
+            the keys of :data:`VECTOR_INPUTS` (``"au_text"``).
         labels: ``(N,)`` int64 class codes in ``0..2`` (``mer.data.schema.LABELS`` order).
         subjects: ``(N,)`` global subject keys ``"<dataset>/<subject>"`` (object array of str).
         clips: ``(N,)`` clip ids (object array of str).
@@ -44,6 +51,9 @@ class FeatureSet:
                 raise ValueError(f"FeatureSet: {len(values)} {name} but {n} labels")
         if not self.inputs:
             raise ValueError(f"FeatureSet: no inputs; expected some of {sorted(INPUT_CHANNELS)}")
+        if not set(self.inputs) - set(VECTOR_INPUTS):
+            raise ValueError(f"FeatureSet: no image input; expected some of "
+                             f"{sorted(INPUT_CHANNELS)} besides {sorted(self.inputs)}")
         for key, x in self.inputs.items():
             _check_input(key, x, n)
 
@@ -97,8 +107,15 @@ def _check_labels(labels: Tensor) -> None:
 
 
 def _check_input(key: str, x: Tensor, n: int) -> None:
+    if key in VECTOR_INPUTS:
+        if not (isinstance(x, Tensor) and x.dtype == torch.float32 and x.ndim == 2
+                and x.shape[0] == n):
+            raise ValueError(f"FeatureSet: input {key!r} must be a float32 tensor ({n}, D), "
+                             f"got {_describe(x)}")
+        return
     if key not in INPUT_CHANNELS:
-        raise ValueError(f"FeatureSet: unknown input {key!r}; known: {sorted(INPUT_CHANNELS)}")
+        raise ValueError(f"FeatureSet: unknown input {key!r}; known: "
+                         f"{sorted(INPUT_CHANNELS) + sorted(VECTOR_INPUTS)}")
     channels = INPUT_CHANNELS[key]
     expected = isinstance(x, Tensor) and x.dtype == torch.float32 and x.ndim == 4 \
         and x.shape[0] == n and x.shape[1] == channels

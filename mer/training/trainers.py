@@ -57,3 +57,6 @@ def supervised(model_name: str, hparams: Mapping[str, Any], config: TrainConfig,
         raise ValueError(f"trainer 'supervised' takes no options, got {sorted(options)}")
     return run_fold(model_name, hparams, config, data, fold, init_state=init_state,
                     progress=progress)
+
+from mer.training import meta_auxiliary  # noqa: E402, F401  (registers "meta_auxiliary")
+from mer.training import contrastive  # noqa: E402, F401  (registers "contrastive")

@@ -1,0 +1,74 @@
+"""attr_contrastive: registry, shapes, the projection head and its input checks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mer.models import create_model, default_hparams, list_models
+from mer.models.attr_contrastive import AttrContrastiveNet, Stream3d
+
+
+def _inputs(batch: int, size: int) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return {
+        "flow": torch.randn(batch, 3, size, size, generator=generator),
+        "apex": torch.rand(batch, 1, size, size, generator=generator),
+        "onset": torch.rand(batch, 1, size, size, generator=generator),
+    }
+
+
+def test_it_is_registered_with_its_defaults() -> None:
+    assert "attr_contrastive" in list_models()
+    assert default_hparams("attr_contrastive") == {
+        "input_size": 48, "widths": (16, 32, 64), "embed_dim": 128, "text_dim": 384,
+        "dropout": 0.0}
+    assert isinstance(create_model("attr_contrastive"), AttrContrastiveNet)
+
+
+@pytest.mark.parametrize("size", [32, 128])
+@pytest.mark.parametrize(("hparams", "embed_dim", "text_dim"),
+                         [({}, 128, 384), ({"input_size": 32, "widths": (8, 16),
+                                            "embed_dim": 24, "text_dim": 10}, 24, 10)])
+def test_logits_embedding_and_projection_shapes(hparams: dict, embed_dim: int, text_dim: int,
+                                                size: int) -> None:
+    model = create_model("attr_contrastive", **hparams).eval()
+    inputs = _inputs(5, size)
+    assert model(inputs).shape == (5, 3)
+    embedding = model.features(inputs)
+    assert embedding.shape == (5, embed_dim)
+    projected = model.project(embedding)
+    assert projected.shape == (5, text_dim)
+    assert torch.allclose(projected.norm(dim=1), torch.ones(5), atol=1e-5)
+
+
+def test_the_appearance_stream_is_temporal() -> None:
+    # The first convolution spans both frames: swapping onset and apex changes the embedding.
+    model = create_model("attr_contrastive", input_size=32).eval()
+    inputs = _inputs(3, 32)
+    swapped = {**inputs, "onset": inputs["apex"], "apex": inputs["onset"]}
+    assert not torch.allclose(model.features(inputs), model.features(swapped))
+    assert model.appearance.layers[0].kernel_size == (2, 3, 3)
+    assert Stream3d(3, 1, (4,))(torch.randn(2, 3, 1, 8, 8)).shape == (2, 4)
+
+
+def test_missing_inputs_and_bad_hparams_are_named() -> None:
+    model = create_model("attr_contrastive", input_size=32)
+    inputs = _inputs(2, 32)
+    del inputs["onset"]
+    with pytest.raises(ValueError, match=r"missing input\(s\) \['onset'\]"):
+        model(inputs)
+    with pytest.raises(ValueError, match="input_size"):
+        create_model("attr_contrastive", input_size=8)
+    with pytest.raises(ValueError, match="dropout"):
+        create_model("attr_contrastive", dropout=1.0)
+    with pytest.raises(ValueError, match="unknown hyper-parameter"):
+        create_model("attr_contrastive", temperature=0.1)
+
+
+def test_the_model_is_small() -> None:
+    model = create_model("attr_contrastive")
+    n_params = sum(p.numel() for p in model.parameters())
+    head = sum(p.numel() for p in model.projection.parameters())
+    assert n_params < 200_000
+    assert head == 128 * 128 + 128 + 128 * 384 + 384
