@@ -1,16 +1,21 @@
 """`mer run`: run the `mer-pipeline` flow, then print the stage timeline and the results.
 
-With no ``PREFECT_API_URL`` Prefect starts a temporary local server for the run; set it to use a
-dedicated server. ``mer`` keeps Prefect's state inside the project unless PREFECT_HOME is set.
+With no ``PREFECT_API_URL`` a temporary local Prefect server runs for the duration of the run,
+shared by the pipeline and every stage it starts; set it to use a dedicated server. ``mer`` keeps
+Prefect's state inside the project unless PREFECT_HOME is set.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from contextlib import nullcontext
 from collections.abc import Sequence
 from pathlib import Path
+
+from flows.server import local_server
 
 
 def results_text(root: Path) -> str:
@@ -38,8 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from flows.pipeline import StageFailed, pipeline  # noqa: PLC0415 - after the environment
 
+    dedicated = "PREFECT_API_URL" in os.environ
     try:
-        outcomes = pipeline(args.root, targets=args.targets)
+        with nullcontext() if dedicated else local_server(Path(os.environ["PREFECT_HOME"])):
+            outcomes = pipeline(args.root, targets=args.targets)
     except StageFailed as error:
         print(f"mer run: {error}\n\n{results_text(args.root)}", file=sys.stderr)
         return 1
