@@ -34,6 +34,15 @@ def results_text(root: Path) -> str:
     return "\n".join(lines)
 
 
+def drain_prefect() -> None:
+    """Send the run's pending logs and events to the server now."""
+    from prefect.events.worker import EventsWorker  # noqa: PLC0415
+    from prefect.logging.handlers import APILogWorker  # noqa: PLC0415
+
+    APILogWorker.drain_all(timeout=30)
+    EventsWorker.drain_all(timeout=30)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the pipeline flow on the project in ``--root`` and print what it did."""
     parser = argparse.ArgumentParser(prog="mer run", description=__doc__.split("\n\n")[0])
@@ -41,15 +50,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--target", action="append", dest="targets",
                         help="run only this stage and what it depends on (repeatable)")
     args = parser.parse_args(argv)
-    from flows.pipeline import StageFailed, pipeline  # noqa: PLC0415 - after the environment
-
     dedicated = "PREFECT_API_URL" in os.environ
-    try:
-        with nullcontext() if dedicated else local_server(Path(os.environ["PREFECT_HOME"])):
+    with nullcontext() if dedicated else local_server(Path(os.environ["PREFECT_HOME"])):
+        # Prefect reads its settings when imported: only once the server's URL is set
+        from flows.pipeline import StageFailed, pipeline  # noqa: PLC0415
+
+        try:
             outcomes = pipeline(args.root, targets=args.targets)
-    except StageFailed as error:
-        print(f"mer run: {error}\n\n{results_text(args.root)}", file=sys.stderr)
-        return 1
+        except StageFailed as error:
+            print(f"mer run: {error}\n\n{results_text(args.root)}", file=sys.stderr)
+            return 1
+        finally:
+            drain_prefect()  # while the server is still up, or exit waits on it
     print("\nstage timeline:")
     for outcome in outcomes:
         print(f"  {outcome.name:<20} {'ran' if outcome.ran else 'unchanged':<10} "
