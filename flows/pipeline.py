@@ -9,6 +9,7 @@ stay, and DVC skips the finished stages on the next run.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def run_gate(root: Path, name: str) -> StageOutcome:
         for report in stage_outputs(root, name):
             if (root / report).is_file():
                 create_markdown_artifact(
-                    key=name.replace("_", "-"), markdown=gate_markdown(root / report),
+                    key=re.sub(r"[^a-z0-9-]", "-", name.lower()),  # Prefect's key alphabet
+                    markdown=gate_markdown(root / report),
                     description=f"quality gate {name} failed",
                 )
         raise
@@ -64,11 +66,17 @@ def gate_markdown(report_path: Path) -> str:
              "| rule | failed | first clips |", "|---|---|---|"]
     for check in report["checks"]:
         if not check["success"]:
-            clips = ", ".join(f"{row.get('dataset', '')}/{row.get('clip', '')}"
-                              f" ({row.get('source_file', '')} row {row.get('source_row', '')})"
-                              for row in check["failed"][:5])
+            clips = ", ".join(_clip_text(row) for row in check["failed"][:5])
             lines.append(f"| {check['rule']} | {check['n_failed']} | {clips} |")
     return "\n".join(lines) + "\n"
+
+
+def _clip_text(row: dict[str, object]) -> str:
+    """``dataset/clip``, with ``(file row n)`` when the gate's table carries them."""
+    text = f"{row.get('dataset', '?')}/{row.get('clip', '?')}"
+    if row.get("source_file"):
+        text += f" ({row['source_file']} row {row.get('source_row')})"
+    return text
 
 
 @flow(name="mer-pipeline", log_prints=False)

@@ -45,10 +45,13 @@ def test_frozen_clip_fails_the_flow_gate_and_keeps_earlier_outputs(quick_project
     corpus = quick_project / "data/raw/synthetic/micro/casme2/CASME2_RAW_selected"
     user = quick_project / "data/raw/user_casme2"
     shutil.copytree(corpus, user)
-    clip_dir = sorted(p for p in (user / "sub01").iterdir() if p.is_dir())[0]
+    composite = (quick_project / "data/raw/synthetic/micro/combined_3class_gt.csv").read_text()
+    member = next(line.split(",")[2] for line in composite.splitlines()
+                  if line.startswith("casme2,sub01,"))  # a clip the composite keeps
+    clip_dir = user / "sub01" / member
     frames = sorted(clip_dir.iterdir(), key=lambda p: int(p.stem[3:]))
     onset = np.asarray(Image.open(frames[0]))
-    for frame in frames[1:]:  # a frozen video: every frame is the onset frame
+    for frame in frames:  # a frozen video: every frame is the onset frame, byte for byte
         Image.fromarray(onset).save(frame, quality=95)
     params_path = quick_project / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
