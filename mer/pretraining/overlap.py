@@ -56,14 +56,13 @@ def _bare(key: str) -> str:
     return key.split("/", 1)[-1]
 
 
-def _identity(key: str, identities: Mapping[str, str], corpus: str) -> str:
-    """Identity of a subject key, looked up as ``dataset/subject`` then as ``subject``."""
+def _identity(key: str, identities: Mapping[str, str]) -> str:
+    """Identity of a subject key, looked up as ``dataset/subject`` then as ``subject``; a subject
+    the table does not list (e.g. one merged by retraining) is matched by its subject id."""
     for candidate in (key, _bare(key)):
         if candidate in identities:
             return identities[candidate]
-    raise ValueError(f"{corpus} subject {key!r} has no identity in the {corpus} identity table "
-                     f"({len(identities)} entries); add it or leave both tables out to match "
-                     "by subject id")
+    return f"subject id {_bare(key)}"
 
 
 def find_overlap(
@@ -84,11 +83,12 @@ def find_overlap(
 
     Returns:
         One :class:`SubjectOverlap` per overlapping macro subject, sorted by key. With both
-        identity tables, subjects match when their identities are equal; with neither, when their
-        bare subject ids are equal.
+        identity tables, subjects match when their identities are equal (a subject missing from
+        its table is compared by its bare subject id); with neither, when their bare subject ids
+        are equal.
 
     Raises:
-        ValueError: if only one identity table is given, or a subject is missing from its table.
+        ValueError: if only one identity table is given.
     """
     macro, micro = sorted(set(macro_subjects)), sorted(set(micro_subjects))
     if (macro_identities is None) != (micro_identities is None):
@@ -96,8 +96,8 @@ def find_overlap(
                          "(macro and micro); give both or neither (then subject ids are compared)")
     by_identity = macro_identities is not None and micro_identities is not None
     if by_identity:
-        macro_of = {key: _identity(key, macro_identities, "macro") for key in macro}
-        micro_of = {key: _identity(key, micro_identities, "micro") for key in micro}
+        macro_of = {key: _identity(key, macro_identities) for key in macro}
+        micro_of = {key: _identity(key, micro_identities) for key in micro}
     else:
         macro_of = {key: _bare(key) for key in macro}
         micro_of = {key: _bare(key) for key in micro}

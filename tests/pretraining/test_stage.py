@@ -51,6 +51,7 @@ def corpus(tmp_path: Path, blob_clip: Callable[..., np.ndarray]) -> dict[str, Pa
 
 def _run(corpus: dict[str, Path], params: dict, *extra: str) -> tuple[Path, Path]:
     root = corpus["root"]
+    params = {"data": {"corpora": [{"format": "smic", "root": "unused"}]}, **params}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     out, config = root / "out" / "ma2mi.pt", root / "out" / "config.yaml"
     code = main(["--faces", str(corpus["faces"]), "--faces-dir", str(corpus["faces_dir"]),
