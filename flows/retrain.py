@@ -67,7 +67,7 @@ def retrain(root: Path = Path(".")) -> Decision | None:
     new = None
     if merged:
         track(root, params)
-        pipeline(root)
+        pipeline(root, targets=["report"])  # the default models (as `make run`)
         new = files.keep_results(root, record_dir, "new")
         decision = decide(previous, new or {}, model=params.retrain.model,
                           metric=params.retrain.metric, tolerance=params.retrain.tolerance)

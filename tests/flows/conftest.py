@@ -26,6 +26,7 @@ def quick_params() -> dict[str, object]:
     params["flow"].update({"warps": 2, "outer_iterations": 2, "inner_iterations": 10})
     params["train"]["n_val_subjects"] = 0
     params["models"] = {"ststnet": {"name": "ststnet", "train": {"epochs": 2}}}
+    params["ablations"] = {}
     params["evaluate"]["n_resamples"] = 50
     return params
 

@@ -24,7 +24,7 @@ def harness():  # noqa: ANN201 - a generator fixture
 
 @pytest.mark.slow
 def test_pipeline_runs_every_stage_then_nothing(quick_project: Path) -> None:
-    outcomes = pipeline(quick_project)
+    outcomes = pipeline(quick_project, targets=["report"])
     names = [outcome.name for outcome in outcomes]
     assert names.index("ingest@micro") < names.index("validate_clips@micro") < names.index(
         "faces@micro") < names.index("validate_flow@micro") < names.index("evaluate")
@@ -35,7 +35,7 @@ def test_pipeline_runs_every_stage_then_nothing(quick_project: Path) -> None:
     for gate in ("clips", "faces", "flow"):
         assert json.loads((quick_project / "reports/quality" / f"{gate}.json").read_text())[
             "success"]
-    again = pipeline(quick_project)
+    again = pipeline(quick_project, targets=["report"])
     assert not any(outcome.ran for outcome in again)
 
 
@@ -59,7 +59,7 @@ def test_frozen_clip_fails_the_flow_gate_and_keeps_earlier_outputs(quick_project
     params_path.write_text(yaml.safe_dump(params))
 
     with pytest.raises(StageFailed, match="validate_flow@micro") as failure:
-        pipeline(quick_project)
+        pipeline(quick_project, targets=["report"])
     assert f"clip casme2/sub01_{clip_dir.name}" in str(failure.value)
     assert "apex differs from onset" in str(failure.value)
     report = json.loads((quick_project / "reports/quality/flow.json").read_text())

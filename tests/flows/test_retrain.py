@@ -63,7 +63,7 @@ def test_new_subject_is_merged_and_bad_batch_quarantined(
     params["retrain"]["model"] = "ststnet"
     (quick_project / "params.yaml").write_text(yaml.safe_dump(params))
     assert retrain(quick_project) is None  # nothing waiting yet
-    pipeline(quick_project)
+    pipeline(quick_project, targets=["report"])
     clips_before = pq.read_table(quick_project / "data/interim/micro/clips.parquet").num_rows
     metrics_before = (quick_project / "reports/metrics.json").read_text()
     incoming = quick_project / "data/incoming"
