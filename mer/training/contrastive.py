@@ -40,8 +40,8 @@ from mer.models.registry import create_model
 from mer.training.augment import augment
 from mer.training.config import TrainConfig, resolve_device
 from mer.training.data import FeatureSet
-from mer.training.fit import (EVAL_BATCH_SIZE, FitResult, class_weights, deterministic_algorithms,
-                              load_state, predict)
+from mer.training.fit import (EVAL_BATCH_SIZE, FitResult, class_weights, optimizer_for, predict,
+                              seeded_start)
 from mer.training.loso import FoldLike, FoldResult, split_fold
 from mer.training.trainers import register_trainer
 
@@ -172,15 +172,7 @@ def fit_contrastive(
     val_set = None
     if val is not None and len(val):
         val_set = (model.resize_inputs(val.inputs), val.labels)
-    fork_devices = [device.index or 0] if device.type == "cuda" else []
-    with deterministic_algorithms(warn_only=device.type == "cuda"), _no_memory_fill(), \
-            torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(config.seed)
-        model.cpu().reset_parameters()
-        if init_state is not None:
-            load_state(model, init_state)
-        model.norm.fit(inputs)
-        model.to(device)
+    with seeded_start(model, inputs, config.seed, device, init_state), _no_memory_fill():
         history = _train(model, inputs, data.labels, texts, config, options, device,
                          val=val_set, progress=progress, desc=progress_desc)
     state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
@@ -248,11 +240,7 @@ def _train(
     if texts is not None:
         texts = (texts[0].to(device), texts[1].to(device))
     weights = class_weights(labels).to(device) if config.class_weighting else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
-    scheduler = None
-    if config.lr_schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    optimizer, scheduler = optimizer_for(model, config)
     rng = np.random.default_rng(config.seed)
     history = []
     bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=True,

@@ -139,19 +139,42 @@ def fit(
     val_set = None
     if val is not None and len(val):
         val_set = (model.resize_inputs(val.inputs), val.labels)
+    with seeded_start(model, inputs, config.seed, device, init_state):
+        history = _train(model, inputs, data.labels, config, device, val=val_set,
+                         progress=progress, desc=progress_desc)
+    state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
+    return FitResult(state_dict=state, history=history)
+
+
+@contextmanager
+def seeded_start(model: MerModel, inputs: dict[str, Tensor], seed: int, device: torch.device,
+                 init_state: dict[str, Tensor] | None) -> Iterator[None]:
+    """The start every trainer shares: inside the block, deterministic kernels and a private
+    RNG seeded by ``seed`` (the global RNG is restored after), the model's weights reset from
+    that seed (or loaded from ``init_state``), its input normalisation fitted on ``inputs``
+    (training clips only) and the model moved to ``device``."""
     fork_devices = [device.index or 0] if device.type == "cuda" else []
     with deterministic_algorithms(warn_only=device.type == "cuda"), \
             torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(config.seed)
+        torch.manual_seed(seed)
         model.cpu().reset_parameters()
         if init_state is not None:
             load_state(model, init_state)
         model.norm.fit(inputs)
         model.to(device)
-        history = _train(model, inputs, data.labels, config, device, val=val_set,
-                         progress=progress, desc=progress_desc)
-    state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
-    return FitResult(state_dict=state, history=history)
+        yield
+
+
+def optimizer_for(model: MerModel, config: TrainConfig) -> tuple[
+        torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+    """AdamW with the config's learning rate and weight decay, and the cosine schedule over
+    ``config.epochs`` when the config asks for it."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    scheduler = None
+    if config.lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return optimizer, scheduler
 
 
 def _train(
@@ -169,11 +192,7 @@ def _train(
     inputs = {key: x.to(device) for key, x in inputs.items()}
     labels = labels.to(device)
     weights = class_weights(labels).to(device) if config.class_weighting else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
-    scheduler = None
-    if config.lr_schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    optimizer, scheduler = optimizer_for(model, config)
     rng = np.random.default_rng(config.seed)
     history = []
     bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=True,

@@ -49,8 +49,7 @@ from mer.training.data import FeatureSet
 from mer.training.fit import (
     FitResult,
     class_weights,
-    deterministic_algorithms,
-    load_state,
+    seeded_start,
     predict,
 )
 from mer.training.loso import FoldLike, FoldResult, split_fold
@@ -293,15 +292,7 @@ def meta_fit(
     if val is not None and len(val):
         val_data = data.subset(val)
         val_set = (model.resize_inputs(val_data.inputs), val_data.labels)
-    fork_devices = [device.index or 0] if device.type == "cuda" else []
-    with deterministic_algorithms(warn_only=device.type == "cuda"), \
-            torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(config.seed)
-        model.cpu().reset_parameters()
-        if init_state is not None:
-            load_state(model, init_state)
-        model.norm.fit(inputs)
-        model.to(device)
+    with seeded_start(model, inputs, config.seed, device, init_state):
         macro_set = _standardised_macro(model, macro, device) if options.use_aux else None
         loop = _Loop(model, data.labels.numpy(), train, inputs, config, options, macro_set,
                      device)
