@@ -18,7 +18,7 @@ export TMPDIR := $(CURDIR)/.tmp
 export MPLBACKEND := Agg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run ablations test setup clean
+.PHONY: run ablations robustness test setup clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,10 @@ run: $(STAMP)
 # The full ablation tables as well (params.yaml `ablations`), in the same LOSO folds.
 ablations: $(STAMP)
 	$(BIN)/mer run --target report --target evaluate_ablations
+
+# The robustness table (params.yaml `robustness`): each default model under label noise and few shots.
+robustness: $(STAMP)
+	$(BIN)/mer run --target report --target evaluate_robustness
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -98,6 +98,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out-dir", type=Path, required=True, help="checkpoints and config")
     parser.add_argument("--predictions", type=Path, required=True, help="predictions (Parquet)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
+    parser.add_argument("--condition", help="a params.yaml `robustness` entry to train under")
     return parser.parse_args(argv)
 
 
@@ -107,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = load_params(args.params)
     torch.set_num_threads(params.train.threads)
     data = load_features(args.flow, args.flow_dir, args.au_text)
-    job = make_job(params, args.model, data)
+    job = make_job(params, args.model, data, args.condition)
     macro = None
     if args.macro_flow is not None and args.macro_flow_dir is not None:
         macro = load_features(args.macro_flow, args.macro_flow_dir)

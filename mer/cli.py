@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "clips"),
     "train": ("flows.train", "train one model leave-one-subject-out (folds as Prefect tasks)"),
     "evaluate": ("mer.stages.evaluate", "score pooled LOSO predictions as MEGC2019 (UF1, UAR)"),
+    "robustness": ("mer.stages.robustness", "score the default models under label noise and "
+                   "few shots against the clean run"),
     "report": ("mer.stages.report", "write the self-contained HTML report (results, flow, gates, "
                "lineage)"),
     "audit": ("mer.stages.audit", "trace every metric to its stage, inputs, params, commit and "

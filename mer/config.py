@@ -127,6 +127,13 @@ class TrainParams(Section):
     shots_per_class: int | None = Field(default=None, ge=1)  # k clips per class per subject
 
 
+class RobustnessCondition(Section):
+    """A robustness condition of `make robustness`: what it changes in the training folds."""
+
+    label_noise: float = Field(default=0.0, ge=0, le=1)  # symmetric noise on training labels
+    shots_per_class: int | None = Field(default=None, ge=1)  # k clips per class per subject
+
+
 class EvaluateParams(Section):
     """Scoring of the pooled LOSO predictions."""
 
@@ -175,6 +182,7 @@ class Params(Section):
     train: TrainParams = TrainParams()
     models: dict[str, ModelParams] = Field(default_factory=dict)  # evaluated by `make run`
     ablations: dict[str, ModelParams] = Field(default_factory=dict)  # `make ablations` adds these
+    robustness: dict[str, RobustnessCondition] = Field(default_factory=dict)  # `make robustness`
     evaluate: EvaluateParams = EvaluateParams()
     retrain: RetrainParams = RetrainParams()
 

@@ -301,3 +301,27 @@ def predictions_table(predictions: pd.DataFrame) -> pa.Table:
 def write_predictions(path: str | Path, predictions: pd.DataFrame) -> Path:
     """Write predictions (see :func:`predictions_table`) to ``path`` as Parquet, atomically."""
     return write_parquet(path, predictions_table(predictions))
+
+
+def robustness_table(metrics: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]],
+                     baseline: str = "clean") -> str:
+    """Render robustness metrics as a Markdown table: one row per model, pooled scores only.
+
+    ``metrics`` maps condition -> :func:`summarise` output; ``metrics[baseline]`` is the
+    unperturbed run. Each other condition gets UF1 and UAR with the change from the baseline
+    in brackets, e.g. ``0.412 (-0.061)``. Models missing from a condition show ``-``.
+    """
+    conditions = [c for c in metrics if c != baseline]
+    header = ["model", f"{baseline} UF1", f"{baseline} UAR"]
+    header += [f"{c} {score}" for c in conditions for score in ("UF1", "UAR")]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for model in sorted(metrics[baseline]):
+        clean = metrics[baseline][model][_ALL]
+        cells = [model, f"{clean['uf1']:.3f}", f"{clean['uar']:.3f}"]
+        for condition in conditions:
+            scores = metrics[condition].get(model, {}).get(_ALL)
+            for score in ("uf1", "uar"):
+                cells.append("-" if scores is None else
+                             f"{scores[score]:.3f} ({scores[score] - clean[score]:+.3f})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -71,8 +71,12 @@ def load_features(flow_table: Path, flow_dir: Path, au_text: Path | None = None)
     )
 
 
-def make_job(params: Params, entry: str, data: FeatureSet) -> TrainJob:
-    """Merge the shared training settings with one model entry; make its LOSO folds."""
+def make_job(params: Params, entry: str, data: FeatureSet, condition: str | None = None) -> TrainJob:
+    """Merge the shared training settings with one model entry; make its LOSO folds.
+
+    ``condition`` names a params.yaml ``robustness`` entry whose label noise and shots per
+    class replace those of ``train``.
+    """
     entries = {**params.models, **params.ablations}
     if entry not in entries:
         raise ValueError(f"params.yaml: no models.{entry} nor ablations.{entry} "
@@ -84,8 +88,14 @@ def make_job(params: Params, entry: str, data: FeatureSet) -> TrainJob:
         raise ValueError(f"params.yaml models.{entry}.train: {error}") from error
     folds = loso_folds(sorted(set(data.subjects)), n_val_subjects=params.train.n_val_subjects,
                        seed=params.train.seed)
-    return TrainJob(entry, model, config, folds, params.train.label_noise,
-                    params.train.shots_per_class)
+    perturbation = params.train
+    if condition is not None:
+        if condition not in params.robustness:
+            raise ValueError(f"params.yaml: no robustness.{condition} "
+                             f"(known: {', '.join(params.robustness) or 'none'})")
+        perturbation = params.robustness[condition]
+    return TrainJob(entry, model, config, folds, perturbation.label_noise,
+                    perturbation.shots_per_class)
 
 
 def predictions_frame(job: TrainJob, data: FeatureSet, results: list[FoldResult]) -> pd.DataFrame:
@@ -119,6 +129,7 @@ def write_outputs(job: TrainJob, data: FeatureSet, results: list[FoldResult],
         _save_state(out_dir / "pretrained.pt", pretrained)
     merged = {"model": job.entry, "params": job.params.model_dump(mode="json"),
               "train_config": asdict(job.config), "lineage": lineage,
+              "label_noise": job.label_noise, "shots_per_class": job.shots_per_class,
               "folds": [asdict(fold) for fold in job.folds]}
     write_text(out_dir / "config.yaml", yaml.safe_dump(merged, sort_keys=True))
     histories = {str(r.fold_index): r.history for r in results}

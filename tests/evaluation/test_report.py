@@ -13,6 +13,7 @@ from mer.evaluation.report import (
     PREDICTION_COLUMNS,
     check_predictions,
     metrics_json,
+    robustness_table,
     summarise,
     summary_table,
     write_metrics,
@@ -168,3 +169,15 @@ def test_write_predictions_sorted_typed_and_deterministic(predictions, tmp_path)
                     strict=True))
     assert keys == sorted(keys)
     assert len(frame) == len(predictions)
+
+
+def test_robustness_table_shows_each_condition_against_clean(make_predictions):
+    clean = summarise(make_predictions(models=("cnn", "svm"), accuracy=0.9), n_resamples=50)
+    noisy = summarise(make_predictions(models=("cnn",), accuracy=0.3), n_resamples=50)
+    lines = robustness_table({"clean": clean, "noise": noisy}).splitlines()
+    assert lines[0] == "| model | clean UF1 | clean UAR | noise UF1 | noise UAR |"
+    cnn = lines[2].split(" | ")
+    drop = noisy["cnn"]["all"]["uf1"] - clean["cnn"]["all"]["uf1"]
+    assert cnn[0] == "| cnn" and cnn[3] == f"{noisy['cnn']['all']['uf1']:.3f} ({drop:+.3f})"
+    assert drop < 0
+    assert lines[3].endswith("| - | - |")  # svm was not run under noise

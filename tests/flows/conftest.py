@@ -47,4 +47,5 @@ def quick_project(tmp_path: Path) -> Path:
     for folder in ("mer", "flows"):  # stage deps name the code; link it, never copy
         (root / folder).symlink_to(PROJECT_ROOT / folder)
     subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=root, check=True)
+    shutil.copy(PROJECT_ROOT / ".dvcignore", root / ".dvcignore")  # code deps skip __pycache__
     return root

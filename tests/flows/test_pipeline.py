@@ -24,7 +24,8 @@ def harness():  # noqa: ANN201 - a generator fixture
 
 @pytest.mark.slow
 def test_pipeline_runs_every_stage_then_nothing(quick_project: Path) -> None:
-    outcomes = pipeline(quick_project, targets=["report"])
+    targets = ["report", "evaluate_robustness"]
+    outcomes = pipeline(quick_project, targets=targets)
     names = [outcome.name for outcome in outcomes]
     assert names.index("ingest@micro") < names.index("validate_clips@micro") < names.index(
         "faces@micro") < names.index("validate_flow@micro") < names.index("evaluate")
@@ -35,7 +36,13 @@ def test_pipeline_runs_every_stage_then_nothing(quick_project: Path) -> None:
     for gate in ("clips", "faces", "flow"):
         assert json.loads((quick_project / "reports/quality" / f"{gate}.json").read_text())[
             "success"]
-    again = pipeline(quick_project, targets=["report"])
+    table = (quick_project / "reports/robustness/table.md").read_text().splitlines()
+    assert table[0].startswith("| model | clean UF1 | clean UAR | label_noise_20 UF1 |")
+    assert table[2].startswith("| ststnet | ")
+    robust = json.loads((quick_project / "reports/robustness/metrics.json").read_text())
+    assert robust["clean"] == metrics
+    assert robust["few_shot_2"]["ststnet"]["all"]["n_clips"] == metrics["ststnet"]["all"]["n_clips"]
+    again = pipeline(quick_project, targets=targets)
     assert not any(outcome.ran for outcome in again)
 
 
