@@ -12,6 +12,10 @@ from pathlib import Path
 GATE_PREFIX = "validate_"
 
 
+class StageFailed(RuntimeError):
+    """A DVC stage exited non-zero; the message carries the end of its log."""
+
+
 @dataclass(frozen=True)
 class StageOutcome:
     """What ``dvc repro`` did for one stage: ran it, or found it unchanged and skipped it."""

@@ -16,11 +16,14 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from flows.dvc_graph import GATE_PREFIX, StageOutcome, repro_stage, stage_order, stage_outputs
-
-
-class StageFailed(RuntimeError):
-    """A DVC stage exited non-zero; the message carries the end of its log."""
+from flows.dvc_graph import (
+    GATE_PREFIX,
+    StageFailed,
+    StageOutcome,
+    repro_stage,
+    stage_order,
+    stage_outputs,
+)
 
 
 def _repro(root: Path, name: str) -> StageOutcome:

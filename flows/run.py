@@ -2,7 +2,9 @@
 
 With no ``PREFECT_API_URL`` a temporary local Prefect server runs for the duration of the run,
 shared by the pipeline and every stage it starts; set it to use a dedicated server. ``mer`` keeps
-Prefect's state inside the project unless PREFECT_HOME is set.
+Prefect's state inside the project unless PREFECT_HOME is set. A server that does not answer,
+before or during the run, is reported as such (exit code 2); DVC's lock records only the stages
+that finished, so the next run resumes from there.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from contextlib import nullcontext
 from collections.abc import Sequence
 from pathlib import Path
 
-from flows.server import local_server
+from flows.dvc_graph import StageFailed, StageOutcome
+from flows.server import ServerUnavailable, check_server, local_server
 
 
 def results_text(root: Path) -> str:
@@ -31,6 +34,9 @@ def results_text(root: Path) -> str:
         from mer.evaluation.report import summary_table  # noqa: PLC0415
 
         lines += ["", summary_table(json.loads(metrics.read_text(encoding="utf-8")))]
+    robustness = root / "reports" / "robustness" / "table.md"
+    if robustness.is_file():
+        lines += ["robustness (UF1, UAR; change from clean):", robustness.read_text("utf-8")]
     return "\n".join(lines)
 
 
@@ -43,6 +49,28 @@ def drain_prefect() -> None:
     EventsWorker.drain_all(timeout=30)
 
 
+def run_pipeline(root: Path, targets: list[str] | None) -> list[StageOutcome]:
+    """Run the `mer-pipeline` flow against the server in PREFECT_API_URL.
+
+    Raises:
+        ServerUnavailable: the run failed and the server no longer answers (it stopped or
+            restarted mid-run); DVC recorded only the stages that finished.
+        StageFailed: a stage or gate failed.
+    """
+    # Prefect reads its settings when imported: only once the server's URL is set
+    from flows.pipeline import pipeline  # noqa: PLC0415
+
+    try:
+        return pipeline(root, targets=targets)
+    except StageFailed:
+        raise
+    except Exception:
+        check_server(os.environ["PREFECT_API_URL"])  # raises when the server is the cause
+        raise
+    finally:
+        drain_prefect()  # while the server is still up, or exit waits on it
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the pipeline flow on the project in ``--root`` and print what it did."""
     parser = argparse.ArgumentParser(prog="mer run", description=__doc__.split("\n\n")[0])
@@ -51,17 +79,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run only this stage and what it depends on (repeatable)")
     args = parser.parse_args(argv)
     dedicated = "PREFECT_API_URL" in os.environ
-    with nullcontext() if dedicated else local_server(Path(os.environ["PREFECT_HOME"])):
-        # Prefect reads its settings when imported: only once the server's URL is set
-        from flows.pipeline import StageFailed, pipeline  # noqa: PLC0415
-
-        try:
-            outcomes = pipeline(args.root, targets=args.targets)
-        except StageFailed as error:
-            print(f"mer run: {error}\n\n{results_text(args.root)}", file=sys.stderr)
-            return 1
-        finally:
-            drain_prefect()  # while the server is still up, or exit waits on it
+    try:
+        if dedicated:
+            check_server(os.environ["PREFECT_API_URL"])
+        with nullcontext() if dedicated else local_server(Path(os.environ["PREFECT_HOME"])):
+            outcomes = run_pipeline(args.root, args.targets)
+    except ServerUnavailable as error:
+        print(f"mer run: {error}. Stages finished before are kept (dvc.lock); run again to "
+              "resume.", file=sys.stderr)
+        return 2
+    except StageFailed as error:
+        print(f"mer run: {error}\n\n{results_text(args.root)}", file=sys.stderr)
+        return 1
     print("\nstage timeline:")
     for outcome in outcomes:
         print(f"  {outcome.name:<20} {'ran' if outcome.ran else 'unchanged':<10} "

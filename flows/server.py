@@ -51,13 +51,29 @@ def local_server(home: Path, timeout: float = 120) -> Iterator[str]:
         server.wait(timeout=30)
 
 
+class ServerUnavailable(RuntimeError):
+    """The Prefect server does not answer; the message names its URL and what to do."""
+
+
+def check_server(url: str, timeout: float = 5) -> None:
+    """Raise :class:`ServerUnavailable` unless ``url``'s ``/health`` answers within ``timeout``."""
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout):
+            return
+    except OSError as error:
+        reason = getattr(error, "reason", error)
+        raise ServerUnavailable(
+            f"the Prefect server at {url} does not answer ({reason}); start it, or unset "
+            "PREFECT_API_URL to run with a temporary local server") from error
+
+
 def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return
-        except OSError:
+            check_server(url, timeout=2)
+            return
+        except ServerUnavailable:
             if server.poll() is not None:
                 raise RuntimeError(f"the Prefect server exited (code {server.returncode})") \
                     from None

@@ -17,20 +17,25 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     The parent folder is created. On any error the temporary file is removed and ``path`` is left
-    as it was. Raises ``OSError`` naming ``path`` when the folder cannot be written.
+    as it was. Raises ``OSError`` naming ``path`` when the folder cannot be written or the write
+    fails (a full disk, a read-only folder), with the original error's number.
     """
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as error:
-        raise OSError(f"{target}: cannot write here ({error.strerror or error})") from error
+        raise OSError(error.errno, f"{target}: cannot write here ({error.strerror or error})") \
+            from error
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary readable files
         os.replace(tmp, target)
+    except OSError as error:
+        raise OSError(error.errno, f"{target}: not written, left as it was "
+                                   f"({error.strerror or error})") from error
     finally:
         tmp.unlink(missing_ok=True)
 

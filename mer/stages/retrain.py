@@ -1,12 +1,13 @@
 """The file work of scheduled retraining: check, quarantine or merge batches; record decisions.
 
-Raw data is never modified: a batch is copied beside the merged ones under a hidden name and
-renamed into place in one step, so an interrupted merge leaves the raw data as it was and the
-batch still waiting in the incoming folder (it is removed from there only after the rename).
+Raw data is never modified: a batch is copied under a hidden name in the incoming folder and
+renamed into the merged raw data in one step, so an interrupted merge leaves the raw data as it
+was and the batch still waiting in the incoming folder (it leaves only after the rename).
 """
 
 from __future__ import annotations
 
+import filecmp
 import json
 import shutil
 from dataclasses import asdict
@@ -24,6 +25,8 @@ from mer.quality.gate import GateError
 
 #: Files of a run kept in each record, so earlier results stay retrievable.
 RESULT_FILES = ("reports/metrics.json", "reports/predictions.parquet")
+#: Where the train stages put the default models' checkpoints (dvc.yaml).
+MODELS_DIR = Path("models/default")
 
 
 def pending_batches(root: Path, params: Params) -> list[Path]:
@@ -63,23 +66,43 @@ def quarantine(batch: Path, root: Path, params: Params, reason: str) -> Path:
 
 
 def merge(batch: Path, root: Path, params: Params) -> Path:
-    """Copy a checked batch into the merged raw data in one rename; then remove it from incoming.
+    """Move a checked batch into the merged raw data; the rename of a full copy is the commit.
+
+    The batch is copied under a hidden name in the incoming folder (never inside the raw data)
+    and renamed into ``data.incoming`` in one step; only then does it leave the incoming folder,
+    itself by a rename before removal. Killed before the commit, the raw data is as it was and
+    the batch still waits; killed after it, the next call finds the identical merged copy and
+    only finishes removing the batch.
 
     Raises:
-        DataError: a merged batch of that name exists already (raw data is never overwritten).
+        DataError: ``data.incoming`` is not set, or a different batch of that name was merged
+            already (raw data is never overwritten).
     """
     if params.data.incoming is None:
         raise DataError("params.yaml", "data.incoming is not set: nowhere to merge batches")
-    merged = root / params.data.incoming
-    target = merged / batch.name
-    if target.exists():
-        raise DataError(batch, f"a batch named {batch.name} was merged already ({target})")
-    work = merged / f".merging-{batch.name}"
-    shutil.rmtree(work, ignore_errors=True)  # left by an interrupted merge
-    shutil.copytree(batch, work, symlinks=True)
-    work.rename(target)
-    shutil.rmtree(batch)
+    target = root / params.data.incoming / batch.name
+    if target.exists() and not _same_tree(batch, target):
+        raise DataError(batch, f"a different batch named {batch.name} was merged already "
+                               f"({target}); rename the new one")
+    if not target.exists():
+        work = batch.with_name(f".merging-{batch.name}")
+        shutil.rmtree(work, ignore_errors=True)  # left by an interrupted merge
+        shutil.copytree(batch, work, symlinks=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work.rename(target)
+    done = batch.with_name(f".merged-{batch.name}")
+    shutil.rmtree(done, ignore_errors=True)
+    batch.rename(done)
+    shutil.rmtree(done)
     return target
+
+
+def _same_tree(a: Path, b: Path) -> bool:
+    """Whether two folders hold the same relative paths with the same bytes."""
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    return files_a == files_b and all(
+        filecmp.cmp(a / rel, b / rel, shallow=False) for rel in files_a)
 
 
 def keep_results(root: Path, record_dir: Path, name: str) -> dict[str, Any] | None:
@@ -112,7 +135,7 @@ def write_record(record_dir: Path, *, batches_merged: list[str], quarantined: di
 def promote(root: Path, record_dir: Path, params: Params, decision: Decision) -> Path:
     """Copy the deciding model's checkpoints into the record and point ``promoted.json`` at it."""
     checkpoints = record_dir / "models" / decision.model
-    shutil.copytree(root / "models" / decision.model, checkpoints, dirs_exist_ok=True)
+    shutil.copytree(root / MODELS_DIR / decision.model, checkpoints, dirs_exist_ok=True)
     pointer = root / params.retrain.records / "promoted.json"
     write_text(pointer, json.dumps({"record": record_dir.name, "model": decision.model,
                                     "checkpoints": str(checkpoints.relative_to(root)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +85,48 @@ def test_read_frame_rejects_16_bit_images(tmp_path: Path) -> None:
     Image.new("I;16", (2, 2)).save(tmp_path / "deep1.png")
     with pytest.raises(DataError, match=r"deep1\.png: unsupported pixel mode"):
         read_frame(tmp_path / "deep1.png")
+
+
+def _png(pixels: np.ndarray, interlaced: bool = False, height: int | None = None) -> bytes:
+    """An 8-bit RGB PNG of ``pixels`` ``(H, W, 3)`` whose header declares ``height`` (or H) rows.
+
+    The pixel data is one complete zlib stream, unfiltered; interlaced images hold the 7 Adam7
+    passes (empty ones left out), as Pillow cannot write them.
+    """
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    passes = ([(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4),
+               (1, 0, 2, 2), (0, 1, 1, 2)] if interlaced else [(0, 0, 1, 1)])
+    images = [pixels[y::dy, x::dx] for x, y, dx, dy in passes]
+    raw = b"".join(b"\x00" + row.tobytes() for image in images if image.size
+                   for row in image)
+    ihdr = struct.pack(">IIBBBBB", pixels.shape[1], height or pixels.shape[0], 8, 2, 0, 0,
+                       int(interlaced))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def test_read_frame_rejects_a_png_missing_rows(tmp_path: Path) -> None:
+    """A complete zlib stream holding 2 of 4 rows: Pillow alone pads the rest with zeros."""
+    (tmp_path / "img5.png").write_bytes(_png(np.full((2, 6, 3), 90, np.uint8), height=4))
+    with pytest.raises(DataError, match=r"img5\.png: truncated or corrupt image "
+                                        r"\(PNG data holds 38 of 76 bytes"):
+        read_frame(tmp_path / "img5.png")
+
+
+def test_read_frame_rejects_png_data_longer_than_its_rows(tmp_path: Path) -> None:
+    (tmp_path / "img6.png").write_bytes(_png(np.full((4, 6, 3), 90, np.uint8), height=3))
+    with pytest.raises(DataError, match=r"img6\.png: corrupt image \(PNG data holds more than "
+                                        r"the 57 bytes"):
+        read_frame(tmp_path / "img6.png")
+
+
+@pytest.mark.parametrize(("height", "width"), [(9, 11), (1, 1), (2, 3)])
+def test_read_frame_reads_an_interlaced_png(tmp_path: Path, height: int, width: int) -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    (tmp_path / "img7.png").write_bytes(_png(pixels, interlaced=True))
+    with Image.open(tmp_path / "img7.png") as image:
+        assert image.info.get("interlace") == 1
+    np.testing.assert_array_equal(read_frame(tmp_path / "img7.png"), pixels)

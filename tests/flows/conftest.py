@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,15 +38,28 @@ def quick_synth() -> dict[str, object]:
     return dict(QUICK_SYNTH)
 
 
-@pytest.fixture
-def quick_project(tmp_path: Path) -> Path:
-    """A DVC project in tmp_path with the real dvc.yaml and a quick params.yaml."""
-    root = tmp_path / "project"
-    root.mkdir()
+def make_quick_project(root: Path, **train: object) -> Path:
+    """Make ``root`` a DVC project with the real dvc.yaml and a quick params.yaml (``train``
+    overrides its train section)."""
+    root.mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "dvc.yaml", root / "dvc.yaml")
-    (root / "params.yaml").write_text(yaml.safe_dump(quick_params()), encoding="utf-8")
+    params = quick_params()
+    params["train"].update(train)
+    (root / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     for folder in ("mer", "flows"):  # stage deps name the code; link it, never copy
         (root / folder).symlink_to(PROJECT_ROOT / folder)
     subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=root, check=True)
     shutil.copy(PROJECT_ROOT / ".dvcignore", root / ".dvcignore")  # code deps skip __pycache__
     return root
+
+
+@pytest.fixture
+def quick_project(tmp_path: Path) -> Path:
+    """A DVC project in tmp_path with the real dvc.yaml and a quick params.yaml."""
+    return make_quick_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def project_factory() -> Callable[..., Path]:
+    """:func:`make_quick_project`, for fixtures of a wider scope."""
+    return make_quick_project

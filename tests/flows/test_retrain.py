@@ -60,7 +60,7 @@ def broken_batch(incoming: Path) -> Path:
 def test_new_subject_is_merged_and_bad_batch_quarantined(
         quick_project: Path, tmp_path: Path, quick_synth: dict[str, object]) -> None:
     params = yaml.safe_load((quick_project / "params.yaml").read_text())
-    params["retrain"]["model"] = "ststnet"
+    params["retrain"].update(model="ststnet", tolerance=1.0)  # any new result is promoted
     (quick_project / "params.yaml").write_text(yaml.safe_dump(params))
     assert retrain(quick_project) is None  # nothing waiting yet
     pipeline(quick_project, targets=["report"])
@@ -89,3 +89,7 @@ def test_new_subject_is_merged_and_bad_batch_quarantined(
     assert record["new_metrics"]["ststnet"]["all"]["n_subjects"] == 7
     assert record["decision"]["reason"] == decision.reason
     assert (record_dir / "previous/metrics.json").read_text() == metrics_before
+    assert decision.promote
+    promoted = json.loads((quick_project / "reports/retrain/promoted.json").read_text())
+    assert promoted["record"] == record_dir.name
+    assert sorted((quick_project / promoted["checkpoints"]).glob("fold_*.pt"))

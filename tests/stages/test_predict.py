@@ -1,4 +1,5 @@
-"""`mer predict` on one clip folder: the trained models on disk, and clear errors."""
+"""`mer predict` on one clip folder of a tiny synthetic corpus with seeded fold models, and clear
+errors."""
 
 from __future__ import annotations
 
@@ -8,33 +9,54 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import yaml
 from PIL import Image
 
 from mer.data.errors import DataError
 from mer.data.schema import LABELS
+from mer.models import create_model
 from mer.stages import predict
+from mer.synth import SynthConfig, generate
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "data" / "raw" / "synthetic" / "micro" / "casme2" / "CASME2_RAW_selected" / "sub01"
-MODELS = ROOT / "models"
 PARAMS = ROOT / "params.yaml"
-ENTRY = "ststnet"  # the smallest trained entry
+ENTRY = "ststnet"  # the smallest model
+#: One subject per corpus, a few short clips: enough for one CASME II clip folder.
+TINY_CORPUS = {"casme2_subjects": 1, "samm_subjects": 1, "smic_subjects": 1, "macro_subjects": 1,
+               "casme2_clips": 6, "casme2_others": 1, "samm_clips": 6, "samm_others": 1,
+               "smic_clips": 6, "micro_max_frames": 8, "smic_max_frames": 8,
+               "macro_sequences": 1, "macro_frames": (6, 8)}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny embedded-default corpus (the real layouts, a face that dlib finds)."""
+    out = tmp_path_factory.mktemp("synthetic")
+    generate(out, 0, SynthConfig(**TINY_CORPUS))
+    return out
 
 
 @pytest.fixture
-def clip_dir(tmp_path: Path) -> Path:
-    """One synthetic CASME II clip folder copied from the corpus on disk."""
-    clips = sorted(p for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else []
-    if not clips:
-        pytest.skip(f"no synthetic clip under {CORPUS} (run `dvc repro synth`)")
-    return Path(shutil.copytree(clips[0], tmp_path / clips[0].name))
+def clip_dir(corpus: Path, tmp_path: Path) -> Path:
+    """One synthetic CASME II clip folder, copied."""
+    subject = corpus / "micro/casme2/CASME2_RAW_selected/sub01"
+    first = sorted(p for p in subject.iterdir() if p.is_dir())[0]
+    return Path(shutil.copytree(first, tmp_path / first.name))
 
 
-@pytest.fixture
-def trained() -> Path:
-    if not sorted((MODELS / ENTRY).glob("fold_*.pt")):
-        pytest.skip(f"no trained {ENTRY} under {MODELS} (run `dvc repro train@{ENTRY}`)")
-    return MODELS
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with two seeded, untrained ststnet folds and their config.yaml, laid out
+    as the train stage writes them (the plumbing is under test, not the accuracy)."""
+    models = tmp_path_factory.mktemp("models")
+    (models / ENTRY).mkdir()
+    config = {"model": ENTRY, "params": {"name": ENTRY, "hparams": {}}}
+    (models / ENTRY / "config.yaml").write_text(yaml.safe_dump(config))
+    for fold in (0, 1):
+        torch.manual_seed(fold)
+        torch.save(create_model(ENTRY).state_dict(), models / ENTRY / f"fold_{fold:02d}.pt")
+    return models
 
 
 def _probabilities(out: str) -> dict[str, float]:
