@@ -51,8 +51,8 @@ MIRROR.update({v: k for k, v in list(MIRROR.items())})
 
 
 def _bilateral(*right: _Bump, middle: tuple[_Bump, ...] = ()) -> _AUSpec:
-    r, l = _pair(right, MIRROR)
-    return _AUSpec(right=r, left=l, middle=middle)
+    on_right, on_left = _pair(right, MIRROR)
+    return _AUSpec(right=on_right, left=on_left, middle=middle)
 
 
 _BROW, _LID, _CHEEK, _MOUTH, _CHIN = 0.075, 0.04, 0.09, 0.055, 0.08
