@@ -1,9 +1,15 @@
-"""`mer run` when the Prefect server is down or goes away: a clear message, exit code 2."""
+"""`mer run` when the Prefect server is down or goes away: a clear message, exit code 2, and the
+next run resumes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 import flows.pipeline
@@ -61,3 +67,42 @@ def test_a_failure_with_the_server_up_is_not_blamed_on_it(monkeypatch: pytest.Mo
     monkeypatch.setattr(flows.pipeline, "pipeline", bug)
     with pytest.raises(KeyError, match="a bug in a stage"):
         flows.run.main(["--root", str(tmp_path)])
+
+
+def _descendant(process: subprocess.Popen[bytes], words: str,
+                timeout: float = 300) -> psutil.Process:
+    """Wait for a descendant of ``process`` whose command line contains ``words``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        for child in psutil.Process(process.pid).children(recursive=True):
+            try:
+                if words in " ".join(child.cmdline()):
+                    return child
+            except psutil.Error:
+                continue
+        time.sleep(0.1)
+    raise AssertionError(f"no process running {words!r}")
+
+
+@pytest.mark.slow
+def test_a_server_killed_during_a_stage_is_named_and_the_next_run_resumes(
+        quick_project: Path, tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    bin_dir = str(Path(sys.executable).parent)
+    env |= {"PATH": os.pathsep.join([bin_dir, env.get("PATH", "")]),
+            "PREFECT_HOME": str(tmp_path / "prefect"),
+            "PREFECT_CLIENT_MAX_RETRIES": "0"}  # fail at once instead of backing off
+    command = [str(Path(bin_dir) / "mer"), "run", "--root", str(quick_project),
+               "--target", "faces@micro"]
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        run = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = _descendant(run, "server start")
+    _descendant(run, "mer faces")
+    server.kill()
+    assert run.wait(timeout=600) == 2, log.read_text()[-3000:]
+    assert "does not answer" in log.read_text() and "run again to resume" in log.read_text()
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "faces@micro" in again.stdout
