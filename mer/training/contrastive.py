@@ -33,16 +33,13 @@ import torch
 import torch.nn.functional as F
 import torch.utils.deterministic
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from mer.models.base import MerModel
-from mer.models.registry import create_model
 from mer.training.augment import augment
 from mer.training.config import TrainConfig, resolve_device
 from mer.training.data import FeatureSet
-from mer.training.fit import (EVAL_BATCH_SIZE, FitResult, class_weights, optimizer_for, predict,
-                              seeded_start)
-from mer.training.loso import FoldLike, FoldResult, split_fold
+from mer.training.fit import FitResult, class_weights, seeded_start, train_epochs
+from mer.training.loso import FoldLike, FoldResult, FoldSplit, fit_and_predict
 from mer.training.trainers import register_trainer
 
 logger = logging.getLogger(__name__)
@@ -173,8 +170,19 @@ def fit_contrastive(
     if val is not None and len(val):
         val_set = (model.resize_inputs(val.inputs), val.labels)
     with seeded_start(model, inputs, config.seed, device, init_state), _no_memory_fill():
-        history = _train(model, inputs, data.labels, texts, config, options, device,
-                         val=val_set, progress=progress, desc=progress_desc)
+        inputs = {key: x.to(device) for key, x in inputs.items()}
+        labels = data.labels.to(device)
+        if texts is not None:
+            texts = (texts[0].to(device), texts[1].to(device))
+        weights = class_weights(labels).to(device) if config.class_weighting else None
+
+        def run_epoch(optimizer: torch.optim.Optimizer,
+                      rng: np.random.Generator) -> dict[str, float]:
+            return _train_epoch(model, inputs, labels, texts, optimizer, config, options, rng,
+                                weights)
+
+        history = train_epochs(model, config, device, run_epoch, val=val_set,
+                               progress=progress, desc=progress_desc)
     state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
     return FitResult(state_dict=state, history=history)
 
@@ -221,48 +229,6 @@ def _texts(model: MerModel, data: FeatureSet, config: TrainConfig,
     return F.normalize(text, dim=1), F.normalize(mirrored, dim=1)
 
 
-def _train(
-    model: MerModel,
-    inputs: dict[str, Tensor],
-    labels: Tensor,
-    texts: tuple[Tensor, Tensor] | None,
-    config: TrainConfig,
-    options: ContrastiveOptions,
-    device: torch.device,
-    *,
-    val: tuple[dict[str, Tensor], Tensor] | None,
-    progress: bool,
-    desc: str,
-) -> list[dict[str, float]]:
-    """Run the epochs (the loop of ``mer.training.fit`` plus the contrastive term)."""
-    inputs = {key: x.to(device) for key, x in inputs.items()}
-    labels = labels.to(device)
-    if texts is not None:
-        texts = (texts[0].to(device), texts[1].to(device))
-    weights = class_weights(labels).to(device) if config.class_weighting else None
-    optimizer, scheduler = optimizer_for(model, config)
-    rng = np.random.default_rng(config.seed)
-    history = []
-    bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=True,
-               dynamic_ncols=True, unit="epoch")
-    for epoch in bar:
-        lr = optimizer.param_groups[0]["lr"]
-        loss, accuracy, nce = _train_epoch(model, inputs, labels, texts, optimizer, config,
-                                           options, rng, weights)
-        record = {"epoch": float(epoch), "lr": lr, "train_loss": loss, "train_accuracy": accuracy}
-        if texts is not None:
-            record["train_contrastive"] = nce
-        if val is not None:
-            record["val_loss"], record["val_accuracy"] = _evaluate(model, *val, device)
-        if scheduler is not None:
-            scheduler.step()
-        history.append(record)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()
-                         if k.endswith(("loss", "accuracy", "contrastive"))})
-        logger.debug("%s epoch %d: %s", desc, epoch, record)
-    return history
-
-
 def _train_epoch(
     model: MerModel,
     inputs: dict[str, Tensor],
@@ -273,8 +239,9 @@ def _train_epoch(
     options: ContrastiveOptions,
     rng: np.random.Generator,
     weights: Tensor | None,
-) -> tuple[float, float, float]:
-    """One pass in near-equal shuffled batches; return (mean CE, accuracy, mean InfoNCE)."""
+) -> dict[str, float]:
+    """One pass in near-equal shuffled batches; return the mean cross-entropy, the accuracy and,
+    with texts, the mean InfoNCE over the batches (``train_contrastive``)."""
     model.train()
     n = len(labels)
     total_loss, correct, total_nce, nce_batches = 0.0, 0, 0.0, 0
@@ -303,7 +270,10 @@ def _train_epoch(
         optimizer.step()
         total_loss += float(ce.detach()) * len(batch)
         correct += int((logits.argmax(dim=1) == labels[index]).sum())
-    return total_loss / n, correct / n, total_nce / max(nce_batches, 1)
+    metrics = {"train_loss": total_loss / n, "train_accuracy": correct / n}
+    if texts is not None:
+        metrics["train_contrastive"] = total_nce / max(nce_batches, 1)
+    return metrics
 
 
 def _probe(x: dict[str, Tensor]) -> Tensor:
@@ -319,20 +289,6 @@ def _probe(x: dict[str, Tensor]) -> Tensor:
     return ramp.expand(batch, 1, height, width).contiguous()
 
 
-@torch.no_grad()
-def _evaluate(model: MerModel, inputs: dict[str, Tensor], labels: Tensor,
-              device: torch.device) -> tuple[float, float]:
-    """Return (mean unweighted cross-entropy, accuracy) on the given clips (eval mode)."""
-    model.eval()
-    n = len(labels)
-    logits = torch.cat([
-        model({key: x[start:start + EVAL_BATCH_SIZE].to(device) for key, x in inputs.items()}).cpu()
-        for start in range(0, n, EVAL_BATCH_SIZE)
-    ])
-    labels = labels.cpu()
-    return float(F.cross_entropy(logits, labels)), float((logits.argmax(1) == labels).float().mean())
-
-
 @register_trainer("contrastive")
 def contrastive(model_name: str, hparams: Mapping[str, Any], config: TrainConfig,
                 data: FeatureSet, fold: FoldLike, *, init_state: dict[str, Tensor] | None,
@@ -345,17 +301,10 @@ def contrastive(model_name: str, hparams: Mapping[str, Any], config: TrainConfig
     (``"au_text_mirrored"``).
     """
     settings = ContrastiveOptions.from_mapping(options)
-    split = split_fold(data, fold)
-    model = create_model(model_name, **hparams)
-    val = data.subset(split.val) if len(split.val) else None
-    desc = f"fold {fold.index:>2} {fold.test_subject}"
-    result = fit_contrastive(model, data.subset(split.train), config, settings, val=val,
-                             init_state=init_state, progress=progress, progress_desc=desc)
-    probs = predict(model, result.state_dict, data.subset(split.test), device=config.device)
-    logger.info("%s: %d train, %d val, %d test clips (lambda %g)", desc, len(split.train),
-                len(split.val), len(split.test), settings.lambda_)
-    return FoldResult(
-        fold_index=fold.index, test_subject=fold.test_subject, test_indices=split.test,
-        probs=probs, state_dict=result.state_dict, history=result.history,
-        train_indices=split.train, val_indices=split.val,
-    )
+
+    def fit_model(model: MerModel, split: FoldSplit, desc: str) -> FitResult:
+        val = data.subset(split.val) if len(split.val) else None
+        return fit_contrastive(model, data.subset(split.train), config, settings, val=val,
+                               init_state=init_state, progress=progress, progress_desc=desc)
+
+    return fit_and_predict(model_name, hparams, data, fold, config.device, fit_model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 #: Clips per forward pass when evaluating or predicting.
 EVAL_BATCH_SIZE = 256
+
+#: One training epoch: ``(optimizer, rng) -> {"train_loss": ..., "train_accuracy": ..., ...}``.
+EpochStep = Callable[[torch.optim.Optimizer, np.random.Generator], dict[str, float]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,8 +143,16 @@ def fit(
     if val is not None and len(val):
         val_set = (model.resize_inputs(val.inputs), val.labels)
     with seeded_start(model, inputs, config.seed, device, init_state):
-        history = _train(model, inputs, data.labels, config, device, val=val_set,
-                         progress=progress, desc=progress_desc)
+        inputs = {key: x.to(device) for key, x in inputs.items()}
+        labels = data.labels.to(device)
+        weights = class_weights(labels).to(device) if config.class_weighting else None
+
+        def run_epoch(optimizer: torch.optim.Optimizer,
+                      rng: np.random.Generator) -> dict[str, float]:
+            return _train_epoch(model, inputs, labels, optimizer, config, rng, weights)
+
+        history = train_epochs(model, config, device, run_epoch, val=val_set,
+                               progress=progress, desc=progress_desc)
     state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
     return FitResult(state_dict=state, history=history)
 
@@ -177,37 +188,37 @@ def optimizer_for(model: MerModel, config: TrainConfig) -> tuple[
     return optimizer, scheduler
 
 
-def _train(
+def train_epochs(
     model: MerModel,
-    inputs: dict[str, Tensor],
-    labels: Tensor,
     config: TrainConfig,
     device: torch.device,
+    run_epoch: EpochStep,
     *,
     val: tuple[dict[str, Tensor], Tensor] | None,
     progress: bool,
     desc: str,
 ) -> list[dict[str, float]]:
-    """Run the epochs; return the history (see :class:`FitResult`)."""
-    inputs = {key: x.to(device) for key, x in inputs.items()}
-    labels = labels.to(device)
-    weights = class_weights(labels).to(device) if config.class_weighting else None
+    """The epoch loop of every epoch-based trainer; return the history (see :class:`FitResult`).
+
+    AdamW and the schedule of :func:`optimizer_for`, and one NumPy RNG seeded by ``config.seed``
+    for the batches and augmentation, are handed to ``run_epoch`` once per epoch; it returns the
+    epoch's training metrics (``train_loss``, ``train_accuracy``, ...). ``val`` clips are scored
+    after each epoch (reported only).
+    """
     optimizer, scheduler = optimizer_for(model, config)
     rng = np.random.default_rng(config.seed)
     history = []
     bar = tqdm(range(1, config.epochs + 1), desc=desc, disable=not progress, leave=True,
                dynamic_ncols=True, unit="epoch")
     for epoch in bar:
-        lr = optimizer.param_groups[0]["lr"]
-        loss, accuracy = _train_epoch(model, inputs, labels, optimizer, config, rng, weights)
-        record = {"epoch": float(epoch), "lr": lr, "train_loss": loss, "train_accuracy": accuracy}
+        record = {"epoch": float(epoch), "lr": optimizer.param_groups[0]["lr"],
+                  **run_epoch(optimizer, rng)}
         if val is not None:
-            record["val_loss"], record["val_accuracy"] = _evaluate(model, *val, device)
+            record["val_loss"], record["val_accuracy"] = evaluate(model, *val, device)
         if scheduler is not None:
             scheduler.step()
         history.append(record)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items()
-                         if k.endswith(("loss", "accuracy"))})
+        bar.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k not in ("epoch", "lr")})
         logger.debug("%s epoch %d: %s", desc, epoch, record)
     return history
 
@@ -220,8 +231,8 @@ def _train_epoch(
     config: TrainConfig,
     rng: np.random.Generator,
     weights: Tensor | None,
-) -> tuple[float, float]:
-    """One pass in near-equal shuffled batches; return (mean loss, accuracy)."""
+) -> dict[str, float]:
+    """One pass in near-equal shuffled batches; return the mean loss and the accuracy."""
     model.train()
     n = len(labels)
     total_loss, correct = 0.0, 0
@@ -236,7 +247,7 @@ def _train_epoch(
         optimizer.step()
         total_loss += float(loss.detach()) * len(batch)
         correct += int((logits.argmax(dim=1) == labels[index]).sum())
-    return total_loss / n, correct / n
+    return {"train_loss": total_loss / n, "train_accuracy": correct / n}
 
 
 @torch.no_grad()
@@ -251,7 +262,7 @@ def _logits(model: MerModel, inputs: dict[str, Tensor], device: torch.device) ->
     return torch.cat(chunks) if chunks else torch.empty(0, len(LABELS))
 
 
-def _evaluate(
+def evaluate(
     model: MerModel, inputs: dict[str, Tensor], labels: Tensor, device: torch.device
 ) -> tuple[float, float]:
     """Return (mean unweighted cross-entropy, accuracy) of ``model`` on the given clips."""

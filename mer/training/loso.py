@@ -4,19 +4,23 @@ held-out one."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 from torch import Tensor
 
+from mer.models.base import MerModel
 from mer.models.registry import create_model
 from mer.training.config import TrainConfig
 from mer.training.data import FeatureSet
-from mer.training.fit import fit, predict
+from mer.training.fit import FitResult, fit, predict
 
 logger = logging.getLogger(__name__)
+
+#: How a trainer fits a fresh model on one fold: ``(model, split, progress label) -> result``.
+FitFold = Callable[[MerModel, "FoldSplit", str], FitResult]
 
 
 class FoldLike(Protocol):
@@ -121,13 +125,27 @@ def run_fold(
     Raises:
         ValueError: see :func:`split_fold`, ``create_model`` and ``fit``.
     """
+    def fit_model(model: MerModel, split: FoldSplit, desc: str) -> FitResult:
+        val = data.subset(split.val) if len(split.val) else None
+        return fit(model, data.subset(split.train), train_config, val=val,
+                   init_state=init_state, progress=progress, progress_desc=desc)
+
+    return fit_and_predict(model_name, hparams, data, fold, train_config.device, fit_model)
+
+
+def fit_and_predict(model_name: str, hparams: Mapping[str, Any], data: FeatureSet,
+                    fold: FoldLike, device: str, fit_model: FitFold) -> FoldResult:
+    """The fold runner every trainer shares: split the fold, fit a fresh ``model_name`` with
+    ``fit_model(model, split, progress label)``, and predict the held-out subject on ``device``.
+
+    Raises:
+        ValueError: see :func:`split_fold` and ``create_model``, or what ``fit_model`` raises.
+    """
     split = split_fold(data, fold)
     model = create_model(model_name, **hparams)
-    val = data.subset(split.val) if len(split.val) else None
     desc = f"fold {fold.index:>2} {fold.test_subject}"
-    result = fit(model, data.subset(split.train), train_config, val=val, init_state=init_state,
-                 progress=progress, progress_desc=desc)
-    probs = predict(model, result.state_dict, data.subset(split.test), device=train_config.device)
+    result = fit_model(model, split, desc)
+    probs = predict(model, result.state_dict, data.subset(split.test), device=device)
     logger.info("%s: %d train, %d val, %d test clips", desc, len(split.train), len(split.val),
                 len(split.test))
     return FoldResult(

@@ -42,7 +42,6 @@ from tqdm.auto import tqdm
 
 from mer.data.schema import LABELS
 from mer.models.base import MerModel, resize
-from mer.models.registry import create_model
 from mer.training.augment import augment
 from mer.training.config import TrainConfig, resolve_device
 from mer.training.data import FeatureSet
@@ -50,9 +49,8 @@ from mer.training.fit import (
     FitResult,
     class_weights,
     seeded_start,
-    predict,
 )
-from mer.training.loso import FoldLike, FoldResult, split_fold
+from mer.training.loso import FoldLike, FoldResult, FoldSplit, fit_and_predict
 from mer.training.trainers import register_trainer
 
 logger = logging.getLogger(__name__)
@@ -220,20 +218,12 @@ def meta_auxiliary(model_name: str, hparams: Mapping[str, Any], config: TrainCon
             branch is on, or no macro clips when it is on.
     """
     opts = MetaAuxOptions.from_options(options)
-    split = split_fold(data, fold)
-    model = create_model(model_name, **hparams)
-    desc = f"fold {fold.index:>2} {fold.test_subject}"
-    result = meta_fit(model, data, split.train, config, opts, macro=macro,
-                      val=split.val, init_state=init_state, progress=progress,
-                      progress_desc=desc)
-    probs = predict(model, result.state_dict, data.subset(split.test), device=config.device)
-    logger.info("%s: %d train, %d val, %d test clips", desc, len(split.train), len(split.val),
-                len(split.test))
-    return FoldResult(
-        fold_index=fold.index, test_subject=fold.test_subject, test_indices=split.test,
-        probs=probs, state_dict=result.state_dict, history=result.history,
-        train_indices=split.train, val_indices=split.val,
-    )
+
+    def fit_model(model: MerModel, split: FoldSplit, desc: str) -> FitResult:
+        return meta_fit(model, data, split.train, config, opts, macro=macro, val=split.val,
+                        init_state=init_state, progress=progress, progress_desc=desc)
+
+    return fit_and_predict(model_name, hparams, data, fold, config.device, fit_model)
 
 
 def meta_fit(
