@@ -272,21 +272,6 @@ SMIC_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
 }
 
 
-@pytest.mark.timeout(30)
-@pytest.mark.parametrize("case", sorted(SMIC_CASES))
-def test_smic_tree_cases(case: str, outcome, snapshot, tmp_path: Path) -> None:
-    root = _smic(tmp_path)
-    mutate, expected = SMIC_CASES[case]
-    mutate(root)
-    before = snapshot(tmp_path)
-    result = outcome(lambda: read_corpus("smic", root), "HS")
-    assert snapshot(tmp_path) == before
-    if expected == "ok":
-        assert isinstance(result, ReadResult) and result.table.num_rows == 1
-    else:
-        assert isinstance(result, DataError) and expected in result.rule, result
-
-
 def _ck(base: Path) -> Path:
     root = base / "CK+"
     _frames(root / "cohn-kanade-images" / "S005" / "001",
@@ -345,14 +330,20 @@ CK_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
 }
 
 
+#: format -> (build a valid tree under a folder, its cases, the outcome's label); no coding sheet
+SHEETLESS_TREES = {"smic": (_smic, SMIC_CASES, "HS"), "ckplus": (_ck, CK_CASES, "CK+")}
+
+
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("case", sorted(CK_CASES))
-def test_ckplus_tree_cases(case: str, outcome, snapshot, tmp_path: Path) -> None:
-    root = _ck(tmp_path)
-    mutate, expected = CK_CASES[case]
+@pytest.mark.parametrize(("format", "case"), [(format, case) for format, (_, cases, _) in
+                                              SHEETLESS_TREES.items() for case in sorted(cases)])
+def test_sheetless_tree_cases(format: str, case: str, outcome, snapshot, tmp_path: Path) -> None:
+    build, cases, label = SHEETLESS_TREES[format]
+    root = build(tmp_path)
+    mutate, expected = cases[case]
     mutate(root)
     before = snapshot(tmp_path)
-    result = outcome(lambda: read_corpus("ckplus", root), "CK+")
+    result = outcome(lambda: read_corpus(format, root), label)
     assert snapshot(tmp_path) == before
     if expected == "ok":
         assert isinstance(result, ReadResult) and result.table.num_rows == 1

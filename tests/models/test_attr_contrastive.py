@@ -9,14 +9,6 @@ from mer.models import create_model, default_hparams, list_models
 from mer.models.attr_contrastive import AttrContrastiveNet, Stream3d
 
 
-def _inputs(batch: int, size: int) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    return {
-        "flow": torch.randn(batch, 3, size, size, generator=generator),
-        "apex": torch.rand(batch, 1, size, size, generator=generator),
-        "onset": torch.rand(batch, 1, size, size, generator=generator),
-    }
-
 
 def test_it_is_registered_with_its_defaults() -> None:
     assert "attr_contrastive" in list_models()
@@ -30,10 +22,10 @@ def test_it_is_registered_with_its_defaults() -> None:
 @pytest.mark.parametrize(("hparams", "embed_dim", "text_dim"),
                          [({}, 128, 384), ({"input_size": 32, "widths": (8, 16),
                                             "embed_dim": 24, "text_dim": 10}, 24, 10)])
-def test_logits_embedding_and_projection_shapes(hparams: dict, embed_dim: int, text_dim: int,
-                                                size: int) -> None:
+def test_logits_embedding_and_projection_shapes(model_inputs, hparams: dict, embed_dim: int,
+                                                text_dim: int, size: int) -> None:
     model = create_model("attr_contrastive", **hparams).eval()
-    inputs = _inputs(5, size)
+    inputs = model_inputs(5, size)
     assert model(inputs).shape == (5, 3)
     embedding = model.features(inputs)
     assert embedding.shape == (5, embed_dim)
@@ -42,19 +34,19 @@ def test_logits_embedding_and_projection_shapes(hparams: dict, embed_dim: int, t
     assert torch.allclose(projected.norm(dim=1), torch.ones(5), atol=1e-5)
 
 
-def test_the_appearance_stream_is_temporal() -> None:
+def test_the_appearance_stream_is_temporal(model_inputs) -> None:
     # The first convolution spans both frames: swapping onset and apex changes the embedding.
     model = create_model("attr_contrastive", input_size=32).eval()
-    inputs = _inputs(3, 32)
+    inputs = model_inputs(3, 32)
     swapped = {**inputs, "onset": inputs["apex"], "apex": inputs["onset"]}
     assert not torch.allclose(model.features(inputs), model.features(swapped))
     assert model.appearance.layers[0].kernel_size == (2, 3, 3)
     assert Stream3d(3, 1, (4,))(torch.randn(2, 3, 1, 8, 8)).shape == (2, 4)
 
 
-def test_missing_inputs_and_bad_hparams_are_named() -> None:
+def test_missing_inputs_and_bad_hparams_are_named(model_inputs) -> None:
     model = create_model("attr_contrastive", input_size=32)
-    inputs = _inputs(2, 32)
+    inputs = model_inputs(2, 32)
     del inputs["onset"]
     with pytest.raises(ValueError, match=r"missing input\(s\) \['onset'\]"):
         model(inputs)

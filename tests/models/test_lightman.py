@@ -10,12 +10,6 @@ from mer.models import create_model, default_hparams, list_models
 from mer.models.lightman import LightmanNet
 
 
-def _inputs(batch: int, size: int) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    return {"flow": torch.randn(batch, 3, size, size, generator=generator),
-            "apex": torch.rand(batch, 1, size, size, generator=generator)}
-
-
 def test_lightman_is_registered_with_its_defaults() -> None:
     assert "lightman" in list_models()
     assert default_hparams("lightman") == {"input_size": 32, "widths": (16, 32, 64),
@@ -24,9 +18,9 @@ def test_lightman_is_registered_with_its_defaults() -> None:
 
 
 @pytest.mark.parametrize("size", [32, 128])
-def test_primary_and_auxiliary_heads_have_their_shapes(size: int) -> None:
+def test_primary_and_auxiliary_heads_have_their_shapes(model_inputs, size: int) -> None:
     model = create_model("lightman", embed_dim=24).eval()
-    inputs = _inputs(5, size)
+    inputs = model_inputs(5, size)
     logits, aligned = model(inputs, align=True)
     assert logits.shape == (5, 3)
     assert aligned.shape == (5, 24)
@@ -42,9 +36,9 @@ def test_lightman_is_small_and_has_no_running_statistics() -> None:
         "norm.apex_mean", "norm.apex_std", "norm.flow_mean", "norm.flow_std"]
 
 
-def test_functional_call_with_other_weights_changes_the_output() -> None:
+def test_functional_call_with_other_weights_changes_the_output(model_inputs) -> None:
     model = create_model("lightman").eval()
-    inputs = _inputs(2, 32)
+    inputs = model_inputs(2, 32)
     params = {n: p.detach() * 1.5 for n, p in model.named_parameters()}
     buffers = dict(model.named_buffers())
     out = functional_call(model, (params, buffers), (inputs,), {"align": True})

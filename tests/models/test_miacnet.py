@@ -9,17 +9,6 @@ from mer.models import create_model, default_hparams, list_models
 from mer.models.miacnet import PRETRAINED_PREFIXES, MIACNet, PositionGate
 
 
-def _inputs(batch: int, size: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return {
-        "flow": torch.randn(batch, 3, size, size, generator=generator),
-        "apex": torch.rand(batch, 1, size, size, generator=generator),
-        "onset": torch.rand(batch, 1, size, size, generator=generator),
-    }
-
-
-def _n_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def test_registered_with_its_defaults() -> None:
@@ -37,39 +26,39 @@ def test_registered_with_its_defaults() -> None:
     ({"use_flow": False}, 64),
 ])
 @pytest.mark.parametrize("size", [32, 128])
-def test_logits_and_features_shapes(hparams: dict, embed_dim: int, size: int) -> None:
+def test_logits_and_features_shapes(model_inputs, hparams: dict, embed_dim: int, size: int) -> None:
     model = create_model("miacnet", **hparams).eval()
-    inputs = _inputs(3, size)
+    inputs = model_inputs(3, size)
     assert model(inputs).shape == (3, 3)
     assert model.features(inputs).shape == (3, embed_dim)
     assert model.input_keys == ("onset", "apex", "flow")
 
 
-def test_param_budget_and_branches_are_twins() -> None:
+def test_param_budget_and_branches_are_twins(n_params) -> None:
     model = create_model("miacnet")
-    assert 20_000 < _n_params(model) < 100_000
-    assert _n_params(model.position) == _n_params(model.action)
+    assert 20_000 < n_params(model) < 100_000
+    assert n_params(model.position) == n_params(model.action)
     assert type(model.position) is type(model.action)
     pretrainable = [k for k in model.state_dict() if k.startswith(PRETRAINED_PREFIXES)]
     assert pretrainable and all(not k.startswith(("norm.", "classifier.", "flow_stem."))
                                 for k in pretrainable)
 
 
-def test_flow_injection_starts_silent_but_is_trainable() -> None:
+def test_flow_injection_starts_silent_but_is_trainable(model_inputs) -> None:
     torch.manual_seed(0)
     model = create_model("miacnet").eval()
     model.reset_parameters()
-    inputs = _inputs(2, 64)
+    inputs = model_inputs(2, 64)
     other = {**inputs, "flow": inputs["flow"] * 10}
     assert torch.equal(model.features(inputs), model.features(other))
     model.flow_stem[1].weight.data.fill_(1.0)
     assert not torch.allclose(model.features(inputs), model.features(other))
 
 
-def test_features_depend_on_the_motion() -> None:
+def test_features_depend_on_the_motion(model_inputs) -> None:
     torch.manual_seed(0)
     model = create_model("miacnet", use_flow=False).eval()
-    inputs = _inputs(2, 64)
+    inputs = model_inputs(2, 64)
     still = {**inputs, "apex": inputs["onset"]}
     assert not torch.allclose(model.features(inputs), model.features(still))
 

@@ -11,17 +11,6 @@ from mer.models import InputNorm, create_model
 from mer.models.micro_attention import MicroAttention
 
 
-def _inputs(batch: int, size: int) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    return {
-        "flow": torch.randn(batch, 3, size, size, generator=generator),
-        "apex": torch.rand(batch, 1, size, size, generator=generator),
-        "onset": torch.rand(batch, 1, size, size, generator=generator),
-    }
-
-
-def _n_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize(
@@ -34,23 +23,23 @@ def _n_params(model: torch.nn.Module) -> int:
     ],
 )
 @pytest.mark.parametrize("size", [32, 128])
-def test_logits_and_embedding_shapes(
+def test_logits_and_embedding_shapes(model_inputs, 
     name: str, hparams: dict[str, Any], embed_dim: int, size: int
 ) -> None:
     model = create_model(name, **hparams).eval()
-    inputs = _inputs(5, size)
+    inputs = model_inputs(5, size)
     assert model(inputs).shape == (5, 3)
     assert model.features(inputs).shape == (5, embed_dim)
 
 
-def test_ststnet_has_the_published_size() -> None:
+def test_ststnet_has_the_published_size(n_params) -> None:
     # 3 streams (3 x 3 x 3 convs with 3, 5, 8 filters + BN) and a 400 -> 3 linear layer.
-    assert _n_params(create_model("ststnet")) == (27 + 1 + 2) * 16 + 400 * 3 + 3
+    assert n_params(create_model("ststnet")) == (27 + 1 + 2) * 16 + 400 * 3 + 3
 
 
-def test_micro_attention_is_small_and_attention_is_cheap() -> None:
-    with_attention = _n_params(create_model("micro_attention"))
-    without = _n_params(create_model("micro_attention", attention=False))
+def test_micro_attention_is_small_and_attention_is_cheap(n_params) -> None:
+    with_attention = n_params(create_model("micro_attention"))
+    without = n_params(create_model("micro_attention", attention=False))
     assert with_attention < 400_000
     assert 0 < with_attention - without < 0.03 * without
 
@@ -81,9 +70,9 @@ def test_bad_hparams_are_rejected(name: str, hparams: dict[str, Any]) -> None:
         create_model(name, **hparams)
 
 
-def test_input_norm_standardises_what_it_was_fitted_on() -> None:
+def test_input_norm_standardises_what_it_was_fitted_on(model_inputs) -> None:
     norm = InputNorm(("flow", "apex"))
-    inputs = _inputs(4, 16)
+    inputs = model_inputs(4, 16)
     inputs["flow"] = inputs["flow"] * torch.tensor([1.0, 5.0, 0.1]).view(1, 3, 1, 1) + 3.0
     inputs["apex"] = torch.full((4, 1, 16, 16), 0.5)  # a constant channel is only centred
     norm.fit(inputs)

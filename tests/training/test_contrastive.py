@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from mer.evaluation.folds import Fold
 from mer.models import create_model
 from mer.training import FeatureSet, TrainConfig, run_fold
 from mer.training.augment import augment
@@ -20,14 +20,6 @@ from mer.training.trainers import get_trainer
 
 HPARAMS = {"input_size": 32, "widths": (8, 16), "embed_dim": 16, "text_dim": 12}
 CONFIG = TrainConfig(epochs=2, batch_size=12, lr=1e-2, device="cpu", seed=3)
-
-
-@dataclass(frozen=True)
-class Fold:
-    index: int
-    test_subject: str
-    train_subjects: tuple[str, ...]
-    val_subjects: tuple[str, ...]
 
 
 FOLD = Fold(0, "toy/s00", ("toy/s01", "toy/s02"), ("toy/s03",))

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from mer.evaluation.folds import Fold
 from mer.training import FeatureSet, TrainConfig, loso, run_fold, split_fold
 from mer.training.toy import toy_features
 
 CONFIG = TrainConfig(epochs=1, batch_size=16, device="cpu")
-
-
-@dataclass(frozen=True)
-class Fold:
-    index: int
-    test_subject: str
-    train_subjects: tuple[str, ...]
-    val_subjects: tuple[str, ...]
 
 
 FOLD = Fold(2, "toy/s02", ("toy/s00", "toy/s03", "toy/s04"), ("toy/s05",))
