@@ -18,7 +18,7 @@ export TMPDIR := $(CURDIR)/.tmp
 export MPLBACKEND := Agg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run ablations robustness test setup clean
+.PHONY: run experiments dev robustness test setup clean
 
 setup: $(STAMP)
 
@@ -29,13 +29,22 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps face-recognition==1.3.0
 	@touch $(STAMP)
 
-# The main job: every stage up to the HTML report with the default models (params.yaml `models`).
+# The main job: every stage up to the HTML report with the default models (params.yaml `models`),
+# each compared with the named baseline (reports/comparisons.md).
 run: $(STAMP)
-	$(BIN)/mer run --target report
+	$(BIN)/mer run --target report --target compare
 
-# The full ablation tables as well (params.yaml `ablations`), in the same LOSO folds.
-ablations: $(STAMP)
-	$(BIN)/mer run --target report --target evaluate_ablations
+# Every default model and ablation with experiments.seeds, the paired comparisons
+# (reports/experiments/comparisons.md) and the robustness table, in the same LOSO folds.
+experiments: $(STAMP)
+	$(BIN)/mer run --target report --target compare --target compare_experiments \
+		--target evaluate_robustness
+
+# The development project (dev/, synth.seed 1): every default model and ablation with
+# experiments.seeds on another corpus. Hyper-parameters are chosen on these numbers only.
+dev: $(STAMP)
+	$(BIN)/mer dev --out dev --seed 1
+	$(BIN)/mer run --root dev --target compare --target compare_experiments
 
 # The robustness table (params.yaml `robustness`): each default model under label noise and few shots.
 robustness: $(STAMP)

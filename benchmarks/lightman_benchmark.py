@@ -93,8 +93,9 @@ def main() -> None:
             options["episodes"] = args.episodes
         wall, cpu, results = run_variant(name, data, macro, options, args.max_folds,
                                          args.label_noise, args.shots_per_class)
-        job = TrainJob(f"lightman_{name}", ModelParams(name="lightman"), TrainConfig(), [])
-        scores = summarise(predictions_frame(job, data, results), n_resamples=10)
+        job = TrainJob(f"lightman_{name}", ModelParams(name="lightman"), TrainConfig(), (0,), [],
+                       args.label_noise, args.shots_per_class)
+        scores = summarise(predictions_frame(job, data, results, seed=0), n_resamples=10)
         entry = scores[f"lightman_{name}"]["all"]
         lines.append(f"{name:>13}: {len(results)} folds in {wall:6.1f} s wall, {cpu:6.1f} s CPU;"
                      f" UF1 {entry['uf1']:.3f} UAR {entry['uar']:.3f} acc {entry['accuracy']:.3f}")

@@ -34,9 +34,13 @@ def results_text(root: Path) -> str:
         from mer.evaluation.report import summary_table  # noqa: PLC0415
 
         lines += ["", summary_table(json.loads(metrics.read_text(encoding="utf-8")))]
-    robustness = root / "reports" / "robustness" / "table.md"
-    if robustness.is_file():
-        lines += ["robustness (UF1, UAR; change from clean):", robustness.read_text("utf-8")]
+    titles = {"comparisons.md": "paired comparisons (A - B, 95% interval over subjects):",
+              "experiments/comparisons.md": "experiments, seed means (A - B, 95% interval):",
+              "robustness/table.md": "robustness (UF1, UAR; change from clean):"}
+    for name, title in titles.items():
+        table = root / "reports" / name
+        if table.is_file():
+            lines += [title, table.read_text("utf-8")]
     return "\n".join(lines)
 
 

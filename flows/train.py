@@ -1,6 +1,7 @@
 """`mer train`: the `mer-train` flow, leave-one-subject-out folds as Prefect tasks.
 
-Folds are independent units of work: the local thread-pool task runner runs ``train.workers``
+Each training seed runs every fold, in the same folds (``train.seeds``, or ``--seeds-from
+experiments`` for `make experiments`). Folds are independent units of work: the local thread-pool task runner runs ``train.workers``
 at a time; with ``train.dask_address`` set, prefect-dask's ``DaskTaskRunner`` sends them to that
 Dask cluster with no code change. The DVC stage stays an ordinary command.
 """
@@ -20,7 +21,7 @@ from prefect.context import get_run_context
 
 from mer.config import Params, load_params
 from mer.models import create_model
-from mer.stages.train import TrainJob, load_features, make_job, write_outputs
+from mer.stages.train import TrainJob, labelled_subjects, load_features, make_job, write_outputs
 from mer.training import FeatureSet, FoldResult, TrainConfig, fit
 from mer.training.robustness import perturb_fold, restore_positions
 from mer.training.trainers import get_trainer
@@ -55,15 +56,22 @@ def train_fold(job: TrainJob, data: FeatureSet, index: int,
 @flow(name="mer-train")
 def train_model(job: TrainJob, data: FeatureSet, macro: FeatureSet | None,
                 checkpoint: dict[str, torch.Tensor] | None) -> tuple[
-        list[FoldResult], dict[str, torch.Tensor] | None, str]:
-    """Pretrain if asked, then every LOSO fold; return the results, the initial state, run id."""
-    pretrained = checkpoint
-    if job.params.pretrain.kind == "supervised_macro":
-        pretrained = pretrain_macro(job, _required(macro, "supervised_macro"))
-    futures = train_fold.map(unmapped(job), unmapped(data), range(len(job.folds)),
-                             init_state=unmapped(pretrained), macro=unmapped(macro))
-    results = sorted((future.result() for future in futures), key=lambda r: r.fold_index)
-    return results, pretrained, str(get_run_context().flow_run.id)
+        dict[int, list[FoldResult]], dict[str, torch.Tensor] | None, str]:
+    """For each seed: pretrain if asked, then every LOSO fold. Return the results by seed, the
+    first seed's initial state, and the run id."""
+    runs: dict[int, list[FoldResult]] = {}
+    first_state = None
+    for seed in job.seeds:
+        seeded = job.for_seed(seed)
+        pretrained = checkpoint
+        if job.params.pretrain.kind == "supervised_macro":
+            pretrained = pretrain_macro(seeded, _required(macro, "supervised_macro"))
+        futures = train_fold.map(unmapped(seeded), unmapped(data), range(len(job.folds)),
+                                 init_state=unmapped(pretrained), macro=unmapped(macro))
+        runs[seed] = sorted((future.result() for future in futures), key=lambda r: r.fold_index)
+        if seed == job.seeds[0]:
+            first_state = pretrained
+    return runs, first_state, str(get_run_context().flow_run.id)
 
 
 def _required(value: FeatureSet | None, why: str) -> FeatureSet:
@@ -99,6 +107,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--predictions", type=Path, required=True, help="predictions (Parquet)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     parser.add_argument("--condition", help="a params.yaml `robustness` entry to train under")
+    parser.add_argument("--seeds-from", choices=("train", "experiments"), default="train",
+                        help="train with params.yaml train.seeds (default) or experiments.seeds")
     return parser.parse_args(argv)
 
 
@@ -107,8 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     params = load_params(args.params)
     torch.set_num_threads(params.train.threads)
+    seeds = params.experiments.seeds if args.seeds_from == "experiments" else params.train.seeds
+    job = make_job(params, args.model, labelled_subjects(args.flow), args.condition, seeds)
     data = load_features(args.flow, args.flow_dir, args.au_text)
-    job = make_job(params, args.model, data, args.condition)
     macro = None
     if args.macro_flow is not None and args.macro_flow_dir is not None:
         macro = load_features(args.macro_flow, args.macro_flow_dir)
@@ -120,10 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger(__name__).info("%s: %d clips, %d folds", args.model, len(data.labels),
                                      len(job.folds))
     run = train_model.with_options(task_runner=task_runner(params))
-    results, pretrained, run_id = run(job, data, macro, checkpoint)
+    runs, pretrained, run_id = run(job, data, macro, checkpoint)
     lineage = {"prefect_flow_run_id": run_id, "torch_threads": torch.get_num_threads(),
                "torch": str(torch.__version__), "device": job.config.device,
                "dask_address": params.train.dask_address or None,
                "cpu_count": os.cpu_count()}
-    write_outputs(job, data, results, pretrained, args.out_dir, args.predictions, lineage)
+    write_outputs(job, data, runs, pretrained, args.out_dir, args.predictions, lineage)
     return 0

@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "clips"),
     "train": ("flows.train", "train one model leave-one-subject-out (folds as Prefect tasks)"),
     "evaluate": ("mer.stages.evaluate", "score pooled LOSO predictions as MEGC2019 (UF1, UAR)"),
+    "compare": ("mer.stages.compare", "paired differences (UF1, UAR) of entries, with intervals "
+                "from a bootstrap over subjects"),
     "robustness": ("mer.stages.robustness", "score the default models under label noise and "
                    "few shots against the clean run"),
     "report": ("mer.stages.report", "write the self-contained HTML report (results, flow, gates, "
@@ -35,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("mer.stages.predict", "predict the emotion of one clip folder with a trained model"),
     "retrain": ("flows.retrain", "merge new annotated batches, retrain, promote if not worse"),
     "schedule": ("flows.retrain:serve", "serve the retraining deployment on its cron (params.yaml)"),
+    "dev": ("mer.stages.dev", "make the development project: the pipeline on a corpus of another "
+            "seed, where settings are chosen"),
     "run": ("flows.run", "run the whole pipeline as the Prefect flow `mer-pipeline`"),
 }
 

@@ -7,12 +7,22 @@ key's name. Only `mer/stages` loads files; the library receives these objects.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CorpusFormat = Literal["casme2", "samm", "smic", "casme3", "mmew", "ckplus"]
+
+
+def _distinct(seeds: tuple[int, ...]) -> tuple[int, ...]:
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    return seeds
+
+
+#: Training seeds: one run per seed in the same folds (at least one, no repeats).
+Seeds = Annotated[tuple[int, ...], Field(min_length=1), AfterValidator(_distinct)]
 
 
 class Section(BaseModel):
@@ -115,16 +125,57 @@ class ModelParams(Section):
     trainer_options: dict[str, Any] = Field(default_factory=dict)
 
 
+class AblationParams(Section):
+    """An ablation: its ``base`` entry of `models` and only the keys that differ from it.
+
+    ``hparams``, ``train``, ``pretrain`` and ``trainer_options`` are merged key by key over the
+    base's; ``name`` and ``trainer`` replace the base's. Everything else (every budget setting)
+    is inherited, so an ablation trains at its base's budget (:meth:`Params.entry`).
+    """
+
+    base: str
+    name: str | None = None
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
+    pretrain: dict[str, Any] = Field(default_factory=dict)
+    trainer: str | None = None
+    trainer_options: dict[str, Any] = Field(default_factory=dict)
+
+    def changes(self) -> dict[str, Any]:
+        """The declared changes, flattened: ``{"trainer_options.use_aux": False, ...}``."""
+        flat: dict[str, Any] = {}
+        for key, value in self.model_dump(exclude={"base"}, exclude_defaults=True).items():
+            if isinstance(value, dict):
+                flat |= {f"{key}.{inner}": v for inner, v in value.items()}
+            else:
+                flat[key] = value
+        return flat
+
+    def apply(self, base: ModelParams) -> ModelParams:
+        """Return ``base`` with this ablation's changes (raises ValidationError if invalid)."""
+        merged = base.model_dump()
+        for key, value in self.model_dump(exclude={"base"}, exclude_defaults=True).items():
+            merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+        return ModelParams.model_validate(merged)
+
+
 class TrainParams(Section):
     """Leave-one-subject-out training shared by every model."""
 
     n_val_subjects: int = Field(default=1, ge=0)  # drawn from each fold's training subjects
-    seed: int = 0
+    seeds: Seeds = (0,)  # one run per seed, in the same folds (drawn with the first seed)
     threads: int = Field(default=2, ge=1)  # torch CPU threads
     workers: int = Field(default=1, ge=1)  # folds trained at once by the local task runner
     dask_address: str | None = None  # e.g. tcp://scheduler:8786: folds go to a Dask cluster
     label_noise: float = Field(default=0.0, ge=0, le=1)  # symmetric noise on training labels
     shots_per_class: int | None = Field(default=None, ge=1)  # k clips per class per subject
+
+
+class ExperimentsParams(Section):
+    """`make experiments`: the seeds every default model, ablation and robustness condition is
+    trained with there (the folds are those of `train`, drawn with ``train.seeds[0]``)."""
+
+    seeds: Seeds = (0, 1, 2)
 
 
 class RobustnessCondition(Section):
@@ -135,10 +186,11 @@ class RobustnessCondition(Section):
 
 
 class EvaluateParams(Section):
-    """Scoring of the pooled LOSO predictions."""
+    """Scoring of the pooled LOSO predictions and the paired comparisons."""
 
     n_resamples: int = Field(default=1000, ge=10)  # bootstrap over subjects
     seed: int = 0
+    baseline: str = "flow_logreg"  # the named baseline every model is compared with
 
 
 class MA2MIParams(Section):
@@ -181,10 +233,41 @@ class Params(Section):
     pretrain: MA2MIParams = MA2MIParams()
     train: TrainParams = TrainParams()
     models: dict[str, ModelParams] = Field(default_factory=dict)  # evaluated by `make run`
-    ablations: dict[str, ModelParams] = Field(default_factory=dict)  # `make ablations` adds these
+    ablations: dict[str, AblationParams] = Field(default_factory=dict)  # `make experiments`
     robustness: dict[str, RobustnessCondition] = Field(default_factory=dict)  # `make robustness`
+    experiments: ExperimentsParams = ExperimentsParams()
     evaluate: EvaluateParams = EvaluateParams()
     retrain: RetrainParams = RetrainParams()
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> Params:
+        """Every ablation names a base model and merges into a valid entry; no name is both."""
+        both = sorted(set(self.models) & set(self.ablations))
+        if both:
+            raise ValueError(f"entries {both} are both in models and in ablations")
+        for name in self.ablations:
+            self.entry(name)
+        return self
+
+    def entry(self, name: str) -> ModelParams:
+        """The model entry ``name`` of `models`, or the ablation ``name`` applied to its base.
+
+        Raises:
+            ValueError: unknown entry, unknown base, or changes that make an invalid entry.
+        """
+        if name in self.models:
+            return self.models[name]
+        if name not in self.ablations:
+            raise ValueError(f"no models.{name} nor ablations.{name} (known: "
+                             f"{', '.join([*self.models, *self.ablations])})")
+        ablation = self.ablations[name]
+        if ablation.base not in self.models:
+            raise ValueError(f"ablations.{name}.base: {ablation.base!r} is not an entry of "
+                             f"models (known: {sorted(self.models)})")
+        try:
+            return ablation.apply(self.models[ablation.base])
+        except ValidationError as error:
+            raise ValueError(f"ablations.{name}: {error}") from error
 
 
 class ConfigError(ValueError):

@@ -180,6 +180,18 @@ def _group_confusions(t: np.ndarray, p: np.ndarray, groups: object,
     return names, flat.reshape(names.size, n_classes, n_classes)
 
 
+def resample_weights(n_groups: int, n_resamples: int, seed: int) -> np.ndarray:
+    """``(n_resamples, n_groups)`` counts: how often each group is drawn in each resample.
+
+    Each resample draws ``n_groups`` groups with replacement (``numpy.random.default_rng(seed)``).
+    """
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_groups, size=(n_resamples, n_groups))
+    rows = np.repeat(np.arange(n_resamples), n_groups)
+    return np.bincount(rows * n_groups + draws.ravel(),
+                       minlength=n_resamples * n_groups).reshape(-1, n_groups)
+
+
 def bootstrap_ci(y_true: object, y_pred: object, groups: object, *, n_classes: int,
                  n_resamples: int = 1000, seed: int = 0,
                  level: float = 0.95) -> dict[str, tuple[float, float]]:
@@ -213,11 +225,7 @@ def bootstrap_ci(y_true: object, y_pred: object, groups: object, *, n_classes: i
         raise ValueError(f"bootstrap_ci: level must be in (0, 1), got {level!r}")
     _, per = _group_confusions(t, p, groups, n_classes)
     n_groups = per.shape[0]
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_groups, size=(int(n_resamples), n_groups))
-    rows = np.repeat(np.arange(int(n_resamples)), n_groups)
-    weights = np.bincount(rows * n_groups + draws.ravel(),
-                          minlength=int(n_resamples) * n_groups).reshape(-1, n_groups)
+    weights = resample_weights(n_groups, int(n_resamples), seed)
     pooled = (weights @ per.reshape(n_groups, -1)).reshape(-1, n_classes, n_classes)
     alpha = 1.0 - float(level)
     quantiles = [alpha / 2.0, 1.0 - alpha / 2.0]

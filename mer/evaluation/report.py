@@ -22,7 +22,7 @@ from mer.data.atomic import write_parquet, write_text
 from mer.data.errors import DataError
 from mer.data.schema import LABELS
 from mer.evaluation.folds import Fold, subject_keys
-from mer.evaluation.metrics import accuracy, bootstrap_ci, uar, uf1
+from mer.evaluation.paired import SEED_COLUMN, runs_of, seed_summary
 
 #: Probability columns, in class-code order.
 PROB_COLUMNS: Final[tuple[str, ...]] = tuple(f"prob_{label}" for label in LABELS)
@@ -48,6 +48,7 @@ SORT_COLUMNS: Final[tuple[str, ...]] = ("model", "dataset", "subject", "clip")
 
 _SCORE_COLUMNS: Final[tuple[str, ...]] = ("model", "dataset", "subject", "clip", "y_true",
                                           "y_pred")
+_OPTIONAL_SCORE_COLUMNS: Final[tuple[str, ...]] = (SEED_COLUMN,)
 _DECIMALS: Final[int] = 6
 _PROB_TOLERANCE: Final[float] = 1e-3
 _ALL: Final[str] = "all"
@@ -86,19 +87,19 @@ def _check_codes(predictions: pd.DataFrame, n_classes: int, where: str) -> None:
 
 
 def _scores(frame: pd.DataFrame, *, n_classes: int, n_resamples: int, seed: int) -> dict:
-    t = frame["y_true"].to_numpy(dtype=np.int64)
-    p = frame["y_pred"].to_numpy(dtype=np.int64)
-    keys = subject_keys(frame["dataset"].astype(str), frame["subject"].astype(str))
-    ci = bootstrap_ci(t, p, keys, n_classes=n_classes, n_resamples=n_resamples, seed=seed)
-    return {
-        "accuracy": round(accuracy(t, p, n_classes), _DECIMALS),
-        "n_clips": int(len(frame)),
-        "n_subjects": int(len(set(keys))),
-        "uar": round(uar(t, p, n_classes), _DECIMALS),
-        "uar_ci": [round(v, _DECIMALS) for v in ci["uar"]],
-        "uf1": round(uf1(t, p, n_classes), _DECIMALS),
-        "uf1_ci": [round(v, _DECIMALS) for v in ci["uf1"]],
-    }
+    runs = runs_of(frame, n_classes)
+    return _rounded({"n_clips": int(len(frame) // len(runs.seeds)),
+                     "n_subjects": len(runs.subjects),
+                     **seed_summary(runs, n_resamples=n_resamples, seed=seed)})
+
+
+def _rounded(value: Any) -> Any:
+    """Floats rounded to :data:`_DECIMALS` (in nested dicts and lists too), keys sorted."""
+    if isinstance(value, dict):
+        return {key: _rounded(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return round(value, _DECIMALS) if isinstance(value, float) else value
 
 
 def summarise(predictions: pd.DataFrame, *, n_classes: int = len(LABELS),
@@ -119,8 +120,11 @@ def summarise(predictions: pd.DataFrame, *, n_classes: int = len(LABELS),
 
     Returns:
         ``{model: {"all": entry, <dataset>: entry, ...}}`` with ``entry = {"accuracy", "n_clips",
-        "n_subjects", "uar", "uar_ci": [lo, hi], "uf1", "uf1_ci": [lo, hi]}``; floats rounded to
-        6 decimals and keys sorted at every level, so ``json.dumps`` of it is byte-stable.
+        "n_subjects", "uar", "uar_ci": [lo, hi], "uar_sd", "uf1", "uf1_ci": [lo, hi], "uf1_sd",
+        "seeds": {seed: {"accuracy", "uar", "uf1"}}}``: with a ``seed`` column (one run per
+        training seed) the scores are means over seeds and ``*_sd`` their spread
+        (:func:`mer.evaluation.paired.seed_summary`); floats rounded to 6 decimals and keys
+        sorted at every level, so ``json.dumps`` of it is byte-stable.
 
     Raises:
         DataError: a column is missing or null, a code is out of range, or a dataset is named
@@ -131,7 +135,8 @@ def summarise(predictions: pd.DataFrame, *, n_classes: int = len(LABELS),
     if predictions.empty:
         raise DataError(where, "no predictions to summarise")
     _check_codes(predictions, n_classes, where)
-    frame = predictions.loc[:, list(_SCORE_COLUMNS)].astype(
+    columns = [*_SCORE_COLUMNS, *(c for c in _OPTIONAL_SCORE_COLUMNS if c in predictions)]
+    frame = predictions.loc[:, columns].astype(
         {"model": str, "dataset": str, "subject": str, "clip": str})
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for model in sorted(frame["model"].unique()):
@@ -154,7 +159,8 @@ def check_predictions(predictions: pd.DataFrame,
 
     - all :data:`PREDICTION_COLUMNS` are present and non-null; codes in ``0..n_classes-1``;
       probabilities in [0, 1], summing to 1 (within 1e-3) when there is one per class;
-    - every clip is predicted at most once per model;
+    - every clip is predicted at most once per model and training seed (``seed`` column, if
+      any);
     - each clip was predicted by the fold whose test subject is the clip's subject (so no clip
       was scored by a model that saw its subject);
     - with ``expected_clips`` (columns ``dataset, subject, clip``), every model predicts exactly
@@ -179,7 +185,8 @@ def check_predictions(predictions: pd.DataFrame,
         raise DataError(where, f"{_clip_name(row)}: probabilities {values} are not in [0, 1] "
                                "summing to 1")
 
-    duplicated = predictions.duplicated(subset=["model", "dataset", "clip"], keep=False).to_numpy()
+    run = ["model", *(c for c in _OPTIONAL_SCORE_COLUMNS if c in predictions)]
+    duplicated = predictions.duplicated(subset=[*run, "dataset", "clip"], keep=False).to_numpy()
     if duplicated.any():
         row = predictions.iloc[int(np.flatnonzero(duplicated)[0])]
         folds = predictions.loc[(predictions["model"] == row["model"])

@@ -25,8 +25,8 @@ def complete_state(model: MerModel, partial: Mapping[str, Tensor], *, seed: int,
     Args:
         model: the model the state is for (its weights are re-initialised in place).
         partial: a subset of ``model``'s state-dict keys with matching shapes.
-        seed: the seed of the initialisation of the other keys (use the ``TrainConfig.seed``
-            of the finetuning, i.e. ``train.seed`` unless the model entry overrides it).
+        seed: the seed of the initialisation of the other keys (the pretraining stage's
+            ``pretrain.seed``).
         source: what ``partial`` is, for the error message.
 
     Returns:

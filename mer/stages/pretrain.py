@@ -5,7 +5,7 @@
 --out models/pretrain/ma2mi.pt --config-out models/pretrain/config.yaml --params params.yaml``
 
 Writes a full MIACNet state dict (``torch.load(..., weights_only=True)``; the encoders and gate
-pretrained, the other weights initialised as ``fit`` initialises them with ``train.seed``), to
+pretrained, the other weights initialised as ``fit`` initialises them with ``pretrain.seed``), to
 pass to ``mer train --pretrained`` for a model entry with ``pretrain.kind: checkpoint``, and
 beside it the merged configuration: params, the subject-overlap check, clip counts, the history.
 """
@@ -27,7 +27,7 @@ import torch
 import yaml
 from torch import Tensor
 
-from mer.config import MA2MIParams, TrainParams, load_params
+from mer.config import MA2MIParams, load_params
 from mer.data.atomic import atomic_path, write_text
 from mer.evaluation.folds import subject_keys
 from mer.flow.features import to_grey
@@ -134,17 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     result = pretrain(frames, model, ma2mi_config(params), progress=not args.no_progress)
     seconds = time.perf_counter() - start
-    state = complete_state(model, result.state_dict, seed=train.seed, source="MA2MI encoders")
+    state = complete_state(model, result.state_dict, seed=params.seed, source="MA2MI encoders")
     with atomic_path(args.out) as tmp:
         torch.save(state, tmp)
-    write_text(args.config_out, yaml.safe_dump(_merged(args, params, train, macro, decision.record,
+    write_text(args.config_out, yaml.safe_dump(_merged(args, params, macro, decision.record,
                                                        result, seconds), sort_keys=True))
     logger.info("MA2MI: %d clips, %d epochs in %.1f s; wrote %s", result.n_clips,
                 params.epochs, seconds, args.out)
     return 0
 
 
-def _merged(args: argparse.Namespace, params: MA2MIParams, train: TrainParams, macro: MacroClips,
+def _merged(args: argparse.Namespace, params: MA2MIParams, macro: MacroClips,
             overlap: Mapping[str, Any], result: Any, seconds: float) -> dict[str, Any]:
     """The configuration written beside the state."""
     return {
@@ -152,7 +152,7 @@ def _merged(args: argparse.Namespace, params: MA2MIParams, train: TrainParams, m
         "method": "ma2mi",
         "params": params.model_dump(mode="json"),
         "ma2mi_config": asdict(ma2mi_config(params)),
-        "init_seed": train.seed,
+        "init_seed": params.seed,
         "pretrained_prefixes": list(PRETRAINED_PREFIXES),
         "n_pretrained_keys": len(result.state_dict),
         "inputs": {"faces": str(args.faces), "faces_dir": str(args.faces_dir),

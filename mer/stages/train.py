@@ -1,13 +1,16 @@
 """Stage `train`: leave-one-subject-out training of one model entry of params.yaml.
 
-The folds are dispatched by the `mer-train` flow (``flows/train.py``, ``mer train``); this
-module holds the stage's I/O: reading the flow features, building the configuration, writing
-the checkpoints beside the merged configuration that produced them, and the predictions.
+The folds are dispatched by the `mer-train` flow (``flows/train.py``, ``mer train``), once per
+training seed, in the same folds; this module holds the stage's I/O: reading the flow features,
+resolving the configuration (every option with its default filled in, before any work), writing
+the first seed's checkpoints beside that resolved configuration, and every seed's predictions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ import torch
 import yaml
 
 from mer.config import ModelParams, Params
+from mer.models import default_hparams
 from mer.data.atomic import atomic_path, write_text
 from mer.data.schema import LABELS
 from mer.evaluation.folds import Fold, loso_folds, subject_keys
@@ -26,6 +30,7 @@ from mer.evaluation.report import PROB_COLUMNS, write_predictions
 from mer.stages.au_text import au_text_inputs
 from mer.training import FeatureSet, TrainConfig
 from mer.training.loso import FoldResult
+from mer.training.trainers import options_mapping
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,42 @@ class TrainJob:
     """Everything one model's LOSO run needs, built from params.yaml."""
 
     entry: str  # the params.yaml key under `models` or `ablations`
-    params: ModelParams
-    config: TrainConfig
+    params: ModelParams  # an ablation already applied to its base
+    config: TrainConfig  # of the first seed; the others differ only in ``seed``
+    seeds: tuple[int, ...]  # one run per seed, in the same folds
     folds: list[Fold]
     label_noise: float  # robustness: share of training labels flipped (0 = clean)
     shots_per_class: int | None  # robustness: training clips kept per class and subject
+
+    def for_seed(self, seed: int) -> TrainJob:
+        """The same job trained with ``seed`` (weights, batch order, augmentation, noise)."""
+        return dataclasses.replace(self, config=dataclasses.replace(self.config, seed=seed),
+                                   seeds=(seed,))
+
+    def resolved(self) -> dict[str, Any]:
+        """Every setting of this job with its default filled in (written beside its outputs)."""
+        return {"name": self.params.name,
+                "hparams": {**default_hparams(self.params.name), **self.params.hparams},
+                "train": {k: v for k, v in asdict(self.config).items() if k != "seed"},
+                "pretrain": self.params.pretrain.model_dump(mode="json"),
+                "trainer": self.params.trainer,
+                "trainer_options": options_mapping(self.params.trainer,
+                                                   self.params.trainer_options),
+                "seeds": list(self.seeds), "label_noise": self.label_noise,
+                "shots_per_class": self.shots_per_class}
+
+
+def _labelled_rows(flow_table: Path) -> list[dict[str, Any]]:
+    rows = [r for r in pq.read_table(flow_table).to_pylist() if r["label"] is not None]
+    if not rows:
+        raise ValueError(f"{flow_table}: no labelled clip to train on")
+    return rows
+
+
+def labelled_subjects(flow_table: Path) -> list[str]:
+    """The subject key (``"<dataset>/<subject>"``) of each labelled clip of the flow table."""
+    rows = _labelled_rows(flow_table)
+    return list(subject_keys([r["dataset"] for r in rows], [r["subject"] for r in rows]))
 
 
 def load_features(flow_table: Path, flow_dir: Path, au_text: Path | None = None) -> FeatureSet:
@@ -47,9 +83,7 @@ def load_features(flow_table: Path, flow_dir: Path, au_text: Path | None = None)
     grey in [0, 1]; with ``au_text`` (stage `au_text`) also ``au_text`` and
     ``au_text_mirrored`` (N, D). Clips without a composite label are left out.
     """
-    rows = [r for r in pq.read_table(flow_table).to_pylist() if r["label"] is not None]
-    if not rows:
-        raise ValueError(f"{flow_table}: no labelled clip to train on")
+    rows = _labelled_rows(flow_table)
     flows, apexes, onsets = [], [], []
     for row in rows:
         with np.load(flow_dir / row["path"]) as arrays:
@@ -71,35 +105,49 @@ def load_features(flow_table: Path, flow_dir: Path, au_text: Path | None = None)
     )
 
 
-def make_job(params: Params, entry: str, data: FeatureSet, condition: str | None = None) -> TrainJob:
-    """Merge the shared training settings with one model entry; make its LOSO folds.
+def make_job(params: Params, entry: str, subjects: Sequence[str], condition: str | None = None,
+             seeds: Sequence[int] | None = None) -> TrainJob:
+    """Resolve one model entry (an ablation applied to its base) with the shared training
+    settings, check its trainer options, and make its LOSO folds over ``subjects``.
 
     ``condition`` names a params.yaml ``robustness`` entry whose label noise and shots per
-    class replace those of ``train``.
+    class replace those of ``train``; ``seeds`` replace ``train.seeds`` (the folds are always
+    drawn with ``train.seeds[0]``, so every seed list shares them).
+
+    Raises:
+        ValueError: naming the params.yaml key, for an unknown entry, condition, trainer,
+            option or hyper-parameter, or an out-of-range value.
     """
-    entries = {**params.models, **params.ablations}
-    if entry not in entries:
-        raise ValueError(f"params.yaml: no models.{entry} nor ablations.{entry} "
-                         f"(known: {', '.join(entries)})")
-    model = entries[entry]
     try:
-        config = TrainConfig(**{"seed": params.train.seed, **model.train})
-    except TypeError as error:
-        raise ValueError(f"params.yaml models.{entry}.train: {error}") from error
-    folds = loso_folds(sorted(set(data.subjects)), n_val_subjects=params.train.n_val_subjects,
-                       seed=params.train.seed)
+        model = params.entry(entry)
+    except ValueError as error:
+        raise ValueError(f"params.yaml: {error}") from error
+    if "seed" in model.train:
+        raise ValueError(f"params.yaml {entry}.train.seed: set the seeds in train.seeds")
+    try:
+        config = TrainConfig(**{"seed": (seeds or params.train.seeds)[0], **model.train})
+        unknown = sorted(set(model.hparams) - set(default_hparams(model.name)))
+        if unknown:
+            raise ValueError(f"unknown hyper-parameter(s) {unknown} of model {model.name!r}")
+        options_mapping(model.trainer, model.trainer_options)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"params.yaml {entry}: {error}") from error
+    folds = loso_folds(sorted(set(subjects)), n_val_subjects=params.train.n_val_subjects,
+                       seed=params.train.seeds[0])
     perturbation = params.train
     if condition is not None:
         if condition not in params.robustness:
             raise ValueError(f"params.yaml: no robustness.{condition} "
                              f"(known: {', '.join(params.robustness) or 'none'})")
         perturbation = params.robustness[condition]
-    return TrainJob(entry, model, config, folds, perturbation.label_noise,
-                    perturbation.shots_per_class)
+    return TrainJob(entry, model, config, tuple(seeds or params.train.seeds), folds,
+                    perturbation.label_noise, perturbation.shots_per_class)
 
 
-def predictions_frame(job: TrainJob, data: FeatureSet, results: list[FoldResult]) -> pd.DataFrame:
-    """One row per clip: model entry, dataset, subject, clip, fold, y_true, y_pred, probs."""
+def predictions_frame(job: TrainJob, data: FeatureSet, results: list[FoldResult],
+                      seed: int) -> pd.DataFrame:
+    """One row per clip: model entry, dataset, subject, clip, fold, y_true, y_pred, probs and
+    the training ``seed`` of the run."""
     frames = []
     for result in results:
         index = np.asarray(result.test_indices)
@@ -115,26 +163,30 @@ def predictions_frame(job: TrainJob, data: FeatureSet, results: list[FoldResult]
         })
         for k, column in enumerate(PROB_COLUMNS):
             frame[column] = result.probs[:, k]
+        frame["seed"] = np.int64(seed)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
-def write_outputs(job: TrainJob, data: FeatureSet, results: list[FoldResult],
+def write_outputs(job: TrainJob, data: FeatureSet, runs: Mapping[int, list[FoldResult]],
                   pretrained: dict[str, torch.Tensor] | None, out_dir: Path,
                   predictions: Path, lineage: dict[str, Any]) -> None:
-    """Write fold checkpoints, the merged configuration, training histories and predictions."""
-    for result in results:
+    """Write the first seed's fold checkpoints (what `mer predict` loads), the resolved
+    configuration, every seed's training histories and predictions (``runs``: seed -> folds)."""
+    for result in runs[job.seeds[0]]:
         _save_state(out_dir / f"fold_{result.fold_index:02d}.pt", result.state_dict)
     if pretrained is not None:
         _save_state(out_dir / "pretrained.pt", pretrained)
     merged = {"model": job.entry, "params": job.params.model_dump(mode="json"),
-              "train_config": asdict(job.config), "lineage": lineage,
-              "label_noise": job.label_noise, "shots_per_class": job.shots_per_class,
+              "resolved": job.resolved(), "lineage": lineage,
               "folds": [asdict(fold) for fold in job.folds]}
     write_text(out_dir / "config.yaml", yaml.safe_dump(merged, sort_keys=True))
-    histories = {str(r.fold_index): r.history for r in results}
+    histories = {str(seed): {str(r.fold_index): r.history for r in results}
+                 for seed, results in runs.items()}
     write_text(out_dir / "history.json", json.dumps(histories, indent=1, sort_keys=True) + "\n")
-    write_predictions(predictions, predictions_frame(job, data, results))
+    write_predictions(predictions, pd.concat(
+        [predictions_frame(job, data, results, seed) for seed, results in runs.items()],
+        ignore_index=True))
 
 
 def _save_state(path: Path, state: dict[str, torch.Tensor]) -> None:

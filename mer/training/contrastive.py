@@ -25,7 +25,7 @@ import logging
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ from mer.training.config import TrainConfig, resolve_device
 from mer.training.data import FeatureSet
 from mer.training.fit import FitResult, class_weights, seeded_start, train_epochs
 from mer.training.loso import FoldLike, FoldResult, FoldSplit, fit_and_predict
-from mer.training.trainers import register_trainer
+from mer.training.trainers import register_trainer, resolve_options
 
 logger = logging.getLogger(__name__)
 
@@ -78,24 +78,6 @@ class ContrastiveOptions:
         if not (math.isfinite(self.temperature) and self.temperature > 0):
             raise ValueError(f"trainer 'contrastive': temperature must be > 0, got "
                              f"{self.temperature}")
-
-    @classmethod
-    def from_mapping(cls, options: Mapping[str, Any]) -> ContrastiveOptions:
-        """Build from params.yaml ``trainer_options`` (``lambda``, ``temperature``, ...).
-
-        Raises:
-            ValueError: on an unknown option (the known ones are listed) or a bad value.
-        """
-        known = {f.name.rstrip("_"): f.name for f in fields(cls)}
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            raise ValueError(f"trainer 'contrastive': unknown option(s) {unknown}; known: "
-                             f"{sorted(known)}")
-        values = {known[key]: value for key, value in options.items()}
-        for name in ("lambda_", "temperature"):
-            if name in values:
-                values[name] = float(values[name])
-        return cls(**values)
 
 
 def symmetric_info_nce(visual: Tensor, text: Tensor, temperature: float) -> Tensor:
@@ -289,7 +271,7 @@ def _probe(x: dict[str, Tensor]) -> Tensor:
     return ramp.expand(batch, 1, height, width).contiguous()
 
 
-@register_trainer("contrastive")
+@register_trainer("contrastive", options=ContrastiveOptions)
 def contrastive(model_name: str, hparams: Mapping[str, Any], config: TrainConfig,
                 data: FeatureSet, fold: FoldLike, *, init_state: dict[str, Tensor] | None,
                 macro: FeatureSet | None, options: Mapping[str, Any],
@@ -300,7 +282,7 @@ def contrastive(model_name: str, hparams: Mapping[str, Any], config: TrainConfig
     ``temperature`` (0.1), ``text_key`` (``"au_text"``), ``mirrored_key``
     (``"au_text_mirrored"``).
     """
-    settings = ContrastiveOptions.from_mapping(options)
+    settings = resolve_options("contrastive", options)
 
     def fit_model(model: MerModel, split: FoldSplit, desc: str) -> FitResult:
         val = data.subset(split.val) if len(split.val) else None

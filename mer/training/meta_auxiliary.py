@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,7 @@ from mer.training.fit import (
     seeded_start,
 )
 from mer.training.loso import FoldLike, FoldResult, FoldSplit, fit_and_predict
-from mer.training.trainers import register_trainer
+from mer.training.trainers import register_trainer, resolve_options
 
 logger = logging.getLogger(__name__)
 
@@ -103,16 +103,6 @@ class MetaAuxOptions:
             raise ValueError(f"meta_auxiliary options out of range: {values} (episodes, "
                              "inner_steps, n_support, n_query >= 1; inner_lr, outer_lr > 0; "
                              "aux_weight >= 0)")
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> MetaAuxOptions:
-        """Build from params.yaml ``trainer_options``; unknown keys raise naming the known ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"trainer 'meta_auxiliary': unknown option(s) {unknown}; "
-                             f"known: {sorted(known)}")
-        return cls(**options)
 
 
 def sample_episode(
@@ -201,7 +191,7 @@ def alignment_loss(aligned: Tensor, labels: Tensor, prototypes: Tensor, present:
     return (1.0 - cosine).mean()
 
 
-@register_trainer("meta_auxiliary")
+@register_trainer("meta_auxiliary", options=MetaAuxOptions)
 def meta_auxiliary(model_name: str, hparams: Mapping[str, Any], config: TrainConfig,
                    data: FeatureSet, fold: FoldLike, *, init_state: dict[str, Tensor] | None,
                    macro: FeatureSet | None, options: Mapping[str, Any],
@@ -217,7 +207,7 @@ def meta_auxiliary(model_name: str, hparams: Mapping[str, Any], config: TrainCon
         ValueError: on unknown options, a model without an ``aligner`` head when the auxiliary
             branch is on, or no macro clips when it is on.
     """
-    opts = MetaAuxOptions.from_options(options)
+    opts = resolve_options("meta_auxiliary", options)
 
     def fit_model(model: MerModel, split: FoldSplit, desc: str) -> FitResult:
         return meta_fit(model, data, split.train, config, opts, macro=macro, val=split.val,

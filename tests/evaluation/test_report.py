@@ -20,7 +20,8 @@ from mer.evaluation.report import (
     write_predictions,
 )
 
-ENTRY_KEYS = ["accuracy", "n_clips", "n_subjects", "uar", "uar_ci", "uf1", "uf1_ci"]
+ENTRY_KEYS = ["accuracy", "n_clips", "n_subjects", "seeds", "uar", "uar_ci", "uar_sd", "uf1",
+              "uf1_ci", "uf1_sd"]
 
 
 def test_summarise_structure(predictions):

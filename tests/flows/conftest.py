@@ -21,13 +21,15 @@ QUICK_SYNTH = {
 
 
 def quick_params() -> dict[str, object]:
-    """The project's params.yaml with a small corpus and one quick model."""
+    """The project's params.yaml with a small corpus, the baseline and one quick model."""
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))
     params["synth"]["config"] = QUICK_SYNTH
     params["flow"].update({"warps": 2, "outer_iterations": 2, "inner_iterations": 10})
     params["train"]["n_val_subjects"] = 0
-    params["models"] = {"ststnet": {"name": "ststnet", "train": {"epochs": 2}}}
-    params["ablations"] = {}
+    params["models"] = {"flow_logreg": params["models"]["flow_logreg"],
+                        "ststnet": {"name": "ststnet", "train": {"epochs": 2}}}
+    params["ablations"] = {"ststnet_wide": {"base": "ststnet", "hparams": {"dropout": 0.5}}}
+    params["experiments"]["seeds"] = [0, 1]
     params["evaluate"]["n_resamples"] = 50
     return params
 

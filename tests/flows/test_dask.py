@@ -28,7 +28,7 @@ def _run(params: Params) -> list[np.ndarray]:
     from mer.stages.train import make_job  # noqa: PLC0415
 
     data = toy_features(n_subjects=4, clips_per_subject=6, size=32)
-    job = make_job(params, "ststnet", data)
+    job = make_job(params, "ststnet", data.subjects)
     results, _, _ = train_model.with_options(task_runner=task_runner(params))(
         job, data, None, None)
     assert [r.fold_index for r in results] == list(range(4))

@@ -24,22 +24,33 @@ def harness():  # noqa: ANN201 - a generator fixture
 
 @pytest.mark.slow
 def test_pipeline_runs_every_stage_then_nothing(quick_project: Path) -> None:
-    targets = ["report", "evaluate_robustness"]
+    targets = ["report", "compare", "compare_experiments", "evaluate_robustness"]
     outcomes = pipeline(quick_project, targets=targets)
     names = [outcome.name for outcome in outcomes]
     assert names.index("ingest@micro") < names.index("validate_clips@micro") < names.index(
         "faces@micro") < names.index("validate_flow@micro") < names.index("evaluate")
     assert all(outcome.ran for outcome in outcomes)
     metrics = json.loads((quick_project / "reports" / "metrics.json").read_text())
-    assert set(metrics) == {"ststnet"}
+    assert set(metrics) == {"flow_logreg", "ststnet"}
     assert metrics["ststnet"]["all"]["n_subjects"] == 6
+    assert list(metrics["ststnet"]["all"]["seeds"]) == ["0"]
+    compared = json.loads((quick_project / "reports/comparisons.json").read_text())
+    assert [(r["a"], r["b"], r["kind"]) for r in compared["rows"]] == [
+        ("ststnet", "flow_logreg", "baseline")]
+    experiments = json.loads((quick_project / "reports/experiments/comparisons.json").read_text())
+    assert experiments["seeds"] == [0, 1]
+    assert [(r["a"], r["b"]) for r in experiments["rows"]] == [
+        ("ststnet", "flow_logreg"), ("ststnet", "ststnet_wide")]
+    seeded = json.loads((quick_project / "reports/experiments/metrics.json").read_text())
+    assert list(seeded["ststnet_wide"]["all"]["seeds"]) == ["0", "1"]
+    assert seeded["ststnet"]["all"]["seeds"]["0"] == metrics["ststnet"]["all"]["seeds"]["0"]
     for gate in ("clips", "faces", "flow"):
         assert json.loads((quick_project / "reports/quality" / f"{gate}.json").read_text())[
             "success"]
     table = (quick_project / "reports/robustness/table.md").read_text().splitlines()
     assert table[0].startswith("| model | clean UF1 | clean UAR |")
     assert "| label_noise_20 UF1 |" in table[0] and "| few_shot_2 UF1 |" in table[0]
-    assert table[2].startswith("| ststnet | ")
+    assert table[2].startswith("| flow_logreg | ") and table[3].startswith("| ststnet | ")
     robust = json.loads((quick_project / "reports/robustness/metrics.json").read_text())
     assert robust["clean"] == metrics
     assert robust["few_shot_2"]["ststnet"]["all"]["n_clips"] == metrics["ststnet"]["all"]["n_clips"]

@@ -37,9 +37,9 @@ def _features(n_subjects: int = 3) -> FeatureSet:
 
 def test_a_condition_replaces_the_shared_label_noise_and_shots() -> None:
     params = _params(train={**PARAMS["train"], "label_noise": 0.1})
-    clean = make_job(params, "ststnet", _features())
-    noisy = make_job(params, "ststnet", _features(), "label_noise_20")
-    few = make_job(params, "ststnet", _features(), "few_shot_2")
+    clean = make_job(params, "ststnet", _features().subjects)
+    noisy = make_job(params, "ststnet", _features().subjects, "label_noise_20")
+    few = make_job(params, "ststnet", _features().subjects, "few_shot_2")
     assert (clean.label_noise, clean.shots_per_class) == (0.1, None)
     assert (noisy.label_noise, noisy.shots_per_class) == (0.2, None)
     assert (few.label_noise, few.shots_per_class) == (0.0, 2)
@@ -48,7 +48,7 @@ def test_a_condition_replaces_the_shared_label_noise_and_shots() -> None:
 
 def test_an_unknown_condition_is_named() -> None:
     with pytest.raises(ValueError, match="no robustness.noise_50 .known: label_noise_20"):
-        make_job(_params(), "ststnet", _features(), "noise_50")
+        make_job(_params(), "ststnet", _features().subjects, "noise_50")
 
 
 def _write_run(folder: Path, models_dir: Path, frame: pd.DataFrame, folds: list) -> None:
@@ -63,7 +63,7 @@ def _project(tmp_path: Path, make_predictions: Callable[..., pd.DataFrame], fold
              conditions: dict[str, dict]) -> list[str]:
     """params.yaml, clean metrics and one weaker run per condition and model; the CLI args."""
     models = ["cnn", "svm"]
-    params = {**PARAMS, "models": {m: {"name": "ststnet"} for m in models},
+    params = {**PARAMS, "models": {m: {"name": "ststnet"} for m in models}, "ablations": {},
               "robustness": conditions, "evaluate": {"n_resamples": 50, "seed": 0}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     clean = summarise(make_predictions(models=tuple(models), accuracy=0.9), n_resamples=50)

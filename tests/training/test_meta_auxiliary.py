@@ -18,7 +18,7 @@ from mer.training.meta_auxiliary import (
     class_prototypes,
     sample_episode,
 )
-from mer.training.trainers import get_trainer
+from mer.training.trainers import get_trainer, resolve_options
 
 HPARAMS: dict[str, Any] = {"input_size": 16, "widths": (8, 8, 16), "embed_dim": 16}
 CONFIG = TrainConfig(device="cpu", seed=0)
@@ -146,7 +146,7 @@ def test_beats_chance_on_a_toy_set(toy: FeatureSet, macro: FeatureSet) -> None:
 
 def test_options_are_checked(toy: FeatureSet, macro: FeatureSet) -> None:
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['epochs'\]"):
-        MetaAuxOptions.from_options({"epochs": 3})
+        resolve_options("meta_auxiliary", {"epochs": 3})
     with pytest.raises(ValueError, match="inner_lr"):
         MetaAuxOptions(inner_lr=0.0)
     with pytest.raises(ValueError, match="macro-expression clips"):
