@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 # The main job: every stage up to the HTML report with the default models (params.yaml `models`),
 # each compared with the named baseline (reports/comparisons.md).
 run: $(STAMP)
-	$(BIN)/mer run --target report --target compare
+	$(BIN)/mer run
 
 # Every default model and ablation with experiments.seeds, the paired comparisons
 # (reports/experiments/comparisons.md) and the robustness table, in the same LOSO folds.

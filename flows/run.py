@@ -21,6 +21,10 @@ from flows.dvc_graph import StageFailed, StageOutcome
 from flows.server import ServerUnavailable, check_server, local_server
 
 
+#: What `mer run` runs with no --target: the default models up to the report and comparisons.
+DEFAULT_TARGETS: tuple[str, ...] = ("report", "compare")
+
+
 def results_text(root: Path) -> str:
     """The quality-gate lines and, when present, the metrics table of ``root/reports``."""
     lines = []
@@ -80,14 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mer run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="project folder (dvc.yaml)")
     parser.add_argument("--target", action="append", dest="targets",
-                        help="run only this stage and what it depends on (repeatable)")
+                        help="run this stage and what it depends on (repeatable; default: "
+                             f"{', '.join(DEFAULT_TARGETS)}, what `make run` runs)")
+    parser.add_argument("--all", action="store_true",
+                        help="run every stage, the experiments and robustness entries too "
+                             "(about an hour on a 2-core CPU: `make experiments`)")
     args = parser.parse_args(argv)
+    if args.all and args.targets:
+        parser.error("--all runs every stage; give it without --target")
+    targets = None if args.all else (args.targets or list(DEFAULT_TARGETS))
     dedicated = "PREFECT_API_URL" in os.environ
     try:
         if dedicated:
             check_server(os.environ["PREFECT_API_URL"])
         with nullcontext() if dedicated else local_server(Path(os.environ["PREFECT_HOME"])):
-            outcomes = run_pipeline(args.root, args.targets)
+            outcomes = run_pipeline(args.root, targets)
     except ServerUnavailable as error:
         print(f"mer run: {error}. Stages finished before are kept (dvc.lock); run again to "
               "resume.", file=sys.stderr)

@@ -1,9 +1,10 @@
 """`mer train`: the `mer-train` flow, leave-one-subject-out folds as Prefect tasks.
 
 Each training seed runs every fold, in the same folds (``train.seeds``, or ``--seeds-from
-experiments`` for `make experiments`). Folds are independent units of work: the local thread-pool task runner runs ``train.workers``
-at a time; with ``train.dask_address`` set, prefect-dask's ``DaskTaskRunner`` sends them to that
-Dask cluster with no code change. The DVC stage stays an ordinary command.
+experiments`` for `make experiments`). Folds are independent units of work: the local task
+runner runs them one at a time (threads of one process would share torch's global RNG); with
+``runtime.dask_address`` set, prefect-dask's ``DaskTaskRunner`` sends them to that Dask cluster,
+one process per worker, with no code change. The DVC stage stays an ordinary command.
 """
 
 from __future__ import annotations
@@ -81,14 +82,16 @@ def _required(value: FeatureSet | None, why: str) -> FeatureSet:
 
 
 def task_runner(params: Params):  # noqa: ANN201 - a Prefect TaskRunner
-    """Dask when the params name a cluster, else a local thread pool of ``train.workers``."""
-    if params.train.dask_address:
+    """Dask when the params name a cluster, else one local worker: folds in threads of one
+    process would share torch's global RNG and deterministic flags, and their results would
+    depend on timing."""
+    if params.runtime.dask_address:
         from prefect_dask import DaskTaskRunner  # noqa: PLC0415
 
-        return DaskTaskRunner(address=params.train.dask_address)
+        return DaskTaskRunner(address=params.runtime.dask_address)
     from prefect.task_runners import ThreadPoolTaskRunner  # noqa: PLC0415
 
-    return ThreadPoolTaskRunner(max_workers=params.train.workers)
+    return ThreadPoolTaskRunner(max_workers=1)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -116,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Train one model entry leave-one-subject-out and write its outputs."""
     args = parse_args(argv)
     params = load_params(args.params)
-    torch.set_num_threads(params.train.threads)
+    torch.set_num_threads(params.runtime.threads)
     seeds = params.experiments.seeds if args.seeds_from == "experiments" else params.train.seeds
     job = make_job(params, args.model, labelled_subjects(args.flow), args.condition, seeds)
     data = load_features(args.flow, args.flow_dir, args.au_text)
@@ -134,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs, pretrained, run_id = run(job, data, macro, checkpoint)
     lineage = {"prefect_flow_run_id": run_id, "torch_threads": torch.get_num_threads(),
                "torch": str(torch.__version__), "device": job.config.device,
-               "dask_address": params.train.dask_address or None,
+               "dask_address": params.runtime.dask_address or None,
                "cpu_count": os.cpu_count()}
     write_outputs(job, data, runs, pretrained, args.out_dir, args.predictions, lineage)
     return 0

@@ -164,11 +164,16 @@ class TrainParams(Section):
 
     n_val_subjects: int = Field(default=1, ge=0)  # drawn from each fold's training subjects
     seeds: Seeds = (0,)  # one run per seed, in the same folds (drawn with the first seed)
-    threads: int = Field(default=2, ge=1)  # torch CPU threads
-    workers: int = Field(default=1, ge=1)  # folds trained at once by the local task runner
-    dask_address: str | None = None  # e.g. tcp://scheduler:8786: folds go to a Dask cluster
     label_noise: float = Field(default=0.0, ge=0, le=1)  # symmetric noise on training labels
     shots_per_class: int | None = Field(default=None, ge=1)  # k clips per class per subject
+
+
+class RuntimeParams(Section):
+    """Where and how fast the work runs; no stage depends on it, as no result changes with it
+    (torch's float32 reductions may differ in the last bits with the thread count)."""
+
+    threads: int = Field(default=2, ge=1)  # torch CPU threads
+    dask_address: str | None = None  # e.g. tcp://scheduler:8786: folds go to a Dask cluster
 
 
 class ExperimentsParams(Section):
@@ -237,6 +242,7 @@ class Params(Section):
     robustness: dict[str, RobustnessCondition] = Field(default_factory=dict)  # `make robustness`
     experiments: ExperimentsParams = ExperimentsParams()
     evaluate: EvaluateParams = EvaluateParams()
+    runtime: RuntimeParams = RuntimeParams()
     retrain: RetrainParams = RetrainParams()
 
     @model_validator(mode="after")

@@ -265,13 +265,19 @@ def format_text(report: AuditReport) -> str:
     lines += [f"  - {m.describe()}" for m in report.mismatches]
     lines += [f"warning: {w}" for w in report.warnings]
 
-    lines += ["", "metrics (model dataset metric = value  <- stage, lineage, flow run):"]
+    lines += ["", "metrics (per model: stage, lineage and Prefect flow runs, then "
+                  "model dataset metric = value):"]
+    header = None
     for metric in report.metrics:
         runs = report.lineages[metric.lineage].runs
-        run_ids = ",".join(str(r.get("prefect_flow_run_id")) for r in runs.values()) or "-"
-        value = json.dumps(metric.value)
-        lines.append(f"  {metric.model or '-'} {metric.dataset or '-'} {metric.metric} = {value}"
-                     f"  <- {metric.stage}, lineage {metric.lineage}, flow run {run_ids}")
+        run_ids = ", ".join(str(r["prefect_flow_run_id"]) for r in runs.values()
+                            if r.get("prefect_flow_run_id")) or "-"
+        if (metric.model, metric.lineage) != header:
+            header = (metric.model, metric.lineage)
+            lines.append(f"  {metric.model or '-'} <- {metric.stage}, lineage {metric.lineage}, "
+                         f"flow run {run_ids}")
+        lines.append(f"    {metric.model or '-'} {metric.dataset or '-'} {metric.metric} = "
+                     f"{json.dumps(metric.value)}")
     for key, lineage in report.lineages.items():
         lines += ["", f"lineage {key}: {' <- '.join(lineage.stages)}"]
         for out, run in lineage.runs.items():

@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     entry = args.model or next(iter(params.models), None)
     if entry is None:
         raise ValueError(f"{args.params}: no models entry; pass --model")
-    torch.set_num_threads(params.train.threads)
+    torch.set_num_threads(params.runtime.threads)
     prediction = predict_clip(args.clip_dir, args.models_dir / entry, params,
                               onset_frame=args.onset, apex_frame=args.apex, fold=args.fold)
     print(format_prediction(args.clip_dir, prediction), end="")

@@ -117,8 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Pretrain MIACNet's encoders by MA2MI and write the state and its configuration."""
     args = parse_args(argv)
     loaded = load_params(args.params)
-    params, train = loaded.pretrain, loaded.train
-    torch.set_num_threads(train.threads)
+    params = loaded.pretrain
+    torch.set_num_threads(loaded.runtime.threads)
     model = create_model(params.model, **params.hparams)
     macro = load_macro_clips(args.faces, args.faces_dir, model.input_size)
     identities = [read_identities(p) if p is not None else None

@@ -40,13 +40,13 @@ def quick_synth() -> dict[str, object]:
     return dict(QUICK_SYNTH)
 
 
-def make_quick_project(root: Path, **train: object) -> Path:
-    """Make ``root`` a DVC project with the real dvc.yaml and a quick params.yaml (``train``
-    overrides its train section)."""
+def make_quick_project(root: Path, **runtime: object) -> Path:
+    """Make ``root`` a DVC project with the real dvc.yaml and a quick params.yaml (``runtime``
+    overrides its runtime section)."""
     root.mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "dvc.yaml", root / "dvc.yaml")
     params = quick_params()
-    params["train"].update(train)
+    params["runtime"].update(runtime)
     (root / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     for folder in ("mer", "flows"):  # stage deps name the code; link it, never copy
         (root / folder).symlink_to(PROJECT_ROOT / folder)

@@ -29,8 +29,9 @@ def _run(params: Params) -> list[np.ndarray]:
 
     data = toy_features(n_subjects=4, clips_per_subject=6, size=32)
     job = make_job(params, "ststnet", data.subjects)
-    results, _, _ = train_model.with_options(task_runner=task_runner(params))(
+    runs, _, _ = train_model.with_options(task_runner=task_runner(params))(
         job, data, None, None)
+    results = runs[job.seeds[0]]
     assert [r.fold_index for r in results] == list(range(4))
     return [r.probs for r in results]
 
@@ -42,7 +43,7 @@ def test_dask_cluster_gives_the_local_predictions(prefect_server: str) -> None:
 
     base = {"data": {"corpora": [{"format": "smic", "root": "unused"}]},
             "models": {"ststnet": {"name": "ststnet", "train": {"epochs": 2, "device": "cpu"}}},
-            "train": {"n_val_subjects": 0, "threads": 1}}
+            "train": {"n_val_subjects": 0}, "runtime": {"threads": 1}}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each single-threaded Dask worker: same float sums, same bits
     try:
@@ -52,6 +53,6 @@ def test_dask_cluster_gives_the_local_predictions(prefect_server: str) -> None:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
         dask = _run(Params.model_validate(
-            {**base, "train": {**base["train"], "dask_address": cluster.scheduler_address}}))
+            {**base, "runtime": {**base["runtime"], "dask_address": cluster.scheduler_address}}))
     for a, b in zip(local, dask, strict=True):
         np.testing.assert_array_equal(a, b)

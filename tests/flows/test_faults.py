@@ -113,7 +113,7 @@ def test_a_second_cold_run_gives_the_same_bytes_and_one_thread_the_same_numbers(
     assert _results(second) == _results(first)  # other folder, other time, same bytes
 
     params = yaml.safe_load((second / "params.yaml").read_text())
-    params["train"]["threads"] = 1
+    params["runtime"]["threads"] = 1
     (second / "params.yaml").write_text(yaml.safe_dump(params))
     _check(_repro(second, "report"))
     # torch splits its CPU reductions by thread: float32 sums in another order (docs/faults.md)

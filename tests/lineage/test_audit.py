@@ -115,7 +115,10 @@ def test_flow_run_id_read_from_the_training_output(tmp_path: Path) -> None:
                                                        "torch": "0.0.1"}}
     assert report.lineages["m2"].runs == {}
     assert any("trained with torch 0.0.1" in w for w in report.warnings)
-    assert "flow run 1234-abcd" in format_text(report)
+    text = format_text(report)
+    assert "  m1 <- evaluate, lineage m1, flow run 1234-abcd\n" in text
+    assert "  m2 <- evaluate, lineage m2, flow run -\n" in text and "None" not in text
+    assert text.count("<- evaluate") == 2  # the lineage once per model, not per metric
 
 
 def test_lock_chain_mismatch_is_a_failure(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from mer.stages.pretrain import main
 from mer.training.fit import load_state
 
 PARAMS = {
-    "train": {"threads": 1},
+    "runtime": {"threads": 1},
     "pretrain": {"hparams": {"input_size": 32, "widths": [8, 16]}, "epochs": 2, "seed": 5,
                  "samples_per_clip": 2, "batch_size": 4, "on_overlap": "exclude"},
 }
