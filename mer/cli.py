@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "lineage)"),
     "audit": ("mer.stages.audit", "trace every metric to its stage, inputs, params, commit and "
               "run; verify hashes"),
+    "export": ("mer.stages.export", "write the preprocessed inputs for other codebases (face "
+               "crops, flow arrays, STSTNet, HTNet)"),
     "predict": ("mer.stages.predict", "predict the emotion of one clip folder with a trained model"),
     "retrain": ("flows.retrain", "merge new annotated batches, retrain, promote if not worse"),
     "schedule": ("flows.retrain:serve", "serve the retraining deployment on its cron (params.yaml)"),
