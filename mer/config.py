@@ -60,6 +60,7 @@ class FacesParams(Section):
     size: int = Field(default=128, ge=32)
     margin: float = Field(default=0.2, ge=0, le=2)
     on_no_face: Literal["exclude", "fail"] = "exclude"
+    on_bad_frame: Literal["exclude", "fail"] = "exclude"
 
 
 class FlowParams(Section):

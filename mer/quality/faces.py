@@ -1,7 +1,8 @@
 """The gate on the faces table (after alignment, before optical flow).
 
-Clips the stage excluded for want of a face are not failures here (``faces.on_no_face:
-exclude``); they are listed in the report's ``dropped`` with the reason.
+Clips the stage excluded for want of a face (``faces.on_no_face: exclude``) or for a frame that
+cannot be decoded (``faces.on_bad_frame: exclude``) are not failures here; they are listed in the
+report's ``dropped`` with the reason.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def face_checks(size: int) -> list[Check]:
 
 
 def validate_faces(faces: pa.Table, faces_dir: Path, size: int) -> GateReport:
-    """Check the aligned clips; list the clips excluded without a face as dropped."""
+    """Check the aligned clips; list the clips the stage excluded as dropped, with the reason."""
     frame = faces.to_pandas()
     aligned = frame[frame["status"] == "aligned"].copy()
     aligned["file_exists"] = [(faces_dir / path).is_file() for path in aligned["path"]]
