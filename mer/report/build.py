@@ -1,6 +1,7 @@
 """The evaluation report as one self-contained HTML page, built from objects (no file reads).
 
-Sections: results with 95% intervals per model entry and dataset, the evaluation figures,
+Sections: a forest plot of every model's UF1 with the baseline marked, the paired comparisons
+(when given), results with 95% intervals per model entry and dataset, the evaluation figures,
 flow pictures of a few clips, the quality gates, and the lineage of the numbers. The same inputs
 give the same bytes: no timestamp, every mapping in a fixed order.
 """
@@ -18,6 +19,8 @@ import pandas as pd
 from mer.data.schema import LABELS
 from mer.lineage import AuditReport
 from mer.lineage.lock import flatten_params
+from mer.report.compare import (DEFAULT_BASELINE, Comparisons, comparisons_section,
+                                forest_section)
 from mer.report.flowviz import flow_to_rgb, grey_to_rgb, png_bytes, wheel_legend
 from mer.report.html import esc, figure, page, table
 
@@ -55,6 +58,7 @@ class ReportInputs:
         quality: ``(report name, gate report)`` of each gate (reports/quality/**.json).
         flow_clips: the clips to picture.
         lineage: the audit of the metrics file, or None (then ``lineage_note`` says why).
+        comparisons: the paired comparisons of model entries, or None.
     """
 
     metrics: Mapping[str, Any]
@@ -66,6 +70,7 @@ class ReportInputs:
     lineage_note: str = ""
     title: str = "mer: micro-expression recognition, leave-one-subject-out"
     sources: Mapping[str, str] = field(default_factory=dict)  # what -> path, shown at the top
+    comparisons: Comparisons | None = None
 
 
 def choose_clips(flow_table: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -101,7 +106,8 @@ def results_section(metrics: Mapping[str, Any], lineage: AuditReport | None) -> 
     rows = []
     for model in sorted(metrics):
         runs = lineage.lineages[model].runs if lineage and model in lineage.lineages else {}
-        run = ", ".join(str(r.get("prefect_flow_run_id"))[:8] for r in runs.values()) or "-"
+        run = ", ".join(str(r["prefect_flow_run_id"])[:8] for r in runs.values()
+                        if r.get("prefect_flow_run_id")) or "-"
         for dataset in _datasets(metrics[model]):
             s = metrics[model][dataset]
             link = (f'<a href="#lineage-{esc(model)}">{esc(lineage.stage)} / run {esc(run)}</a>'
@@ -257,12 +263,17 @@ def build_report(inputs: ReportInputs) -> str:
     sources = "".join(f"<li>{esc(what)}: <code>{esc(path)}</code></li>"
                       for what, path in inputs.sources.items())
     header = (f"<h1>{esc(inputs.title)}</h1>"
-              "<p class=\"muted\">Sections: <a href=\"#results\">results</a>, "
+              "<p class=\"muted\">Sections: <a href=\"#overview\">overview</a>, "
+              + ("<a href=\"#comparisons\">comparisons</a>, " if inputs.comparisons else "")
+              + "<a href=\"#results\">results</a>, "
               "<a href=\"#figures\">figures</a>, <a href=\"#flow\">flow</a>, "
               "<a href=\"#quality\">quality gates</a>, <a href=\"#lineage\">lineage</a>.</p>"
               + (f"<ul class=\"muted\">{sources}</ul>" if sources else ""))
+    baseline = inputs.comparisons.baseline if inputs.comparisons else DEFAULT_BASELINE
     return page(inputs.title, [
         header,
+        forest_section(inputs.metrics, baseline),
+        comparisons_section(inputs.comparisons) if inputs.comparisons else "",
         results_section(inputs.metrics, inputs.lineage),
         figures_section(inputs.figures, sorted(inputs.metrics)),
         flow_section(inputs.flow_clips, inputs.predictions),
