@@ -198,7 +198,7 @@ def comparisons_section(comparisons: Comparisons) -> str:
     interval and whether the interval leaves zero."""
     rows = []
     for c in sorted(comparisons.rows, key=lambda c: (c.kind != "baseline", c.a, c.b)):
-        cells = [esc(c.kind), f"<code>{esc(c.a)}</code>", f"<code>{esc(c.b)}</code>"]
+        cells = [esc(c.kind), esc(c.a), esc(c.b)]
         for d in (c.uf1, c.uar):
             cells += [esc(f"{d.a:.3f}"), esc(f"{d.b:.3f}"),
                       esc(f"{d.diff:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"), _verdict(d)]
