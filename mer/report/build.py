@@ -59,6 +59,8 @@ class ReportInputs:
         flow_clips: the clips to picture.
         lineage: the audit of the metrics file, or None (then ``lineage_note`` says why).
         comparisons: the paired comparisons of model entries, or None.
+        data_docs: the gates' Great Expectations Data Docs folder as a link relative to the
+            page, or None; gate report ``macro/flow.json`` links ``<data_docs>/macro/flow/``.
     """
 
     metrics: Mapping[str, Any]
@@ -71,6 +73,7 @@ class ReportInputs:
     title: str = "mer: micro-expression recognition, leave-one-subject-out"
     sources: Mapping[str, str] = field(default_factory=dict)  # what -> path, shown at the top
     comparisons: Comparisons | None = None
+    data_docs: str | None = None
 
 
 def choose_clips(flow_table: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -188,8 +191,10 @@ def _describe(row: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={row[k]}" for k in keys)
 
 
-def quality_section(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
-    """Each gate: passed or failed, rows checked, failed rules (with clips), dropped clips."""
+def quality_section(reports: Sequence[tuple[str, Mapping[str, Any]]],
+                    data_docs: str | None = None) -> str:
+    """Each gate: passed or failed, rows checked, failed rules (with clips), dropped clips, and
+    a link to its Data Docs when ``data_docs`` (a folder relative to the page) is given."""
     rows = []
     for name, report in reports:
         verdict = ('<span class="pass">passed</span>' if report.get("success")
@@ -202,12 +207,16 @@ def quality_section(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
         dropped = report.get("dropped", [])
         drops = esc(f"{len(dropped)}") + ("<br>" + "<br>".join(
             esc(_describe(r)) for r in dropped[:_MAX_LISTED]) if dropped else "")
-        rows.append([esc(name), esc(report.get("gate", "")), verdict,
-                     esc(report.get("n_rows", "")), esc(len(report.get("checks", []))),
-                     rules, drops])
+        row = [esc(name), esc(report.get("gate", "")), verdict, esc(report.get("n_rows", "")),
+               esc(len(report.get("checks", []))), rules, drops]
+        if data_docs is not None:
+            href = f"{data_docs.rstrip('/')}/{name.removesuffix('.json')}/index.html"
+            row.append(f"<a href=\"{esc(href)}\">Data Docs</a>")
+        rows.append(row)
+    header = ["report", "gate", "result", "rows", "rules", "failed rules", "dropped clips"]
     return ("<h2 id=\"quality\">Data-quality gates</h2>"
-            + table(["report", "gate", "result", "rows", "rules", "failed rules", "dropped clips"],
-                    rows, numeric=(3, 4), raw=True))
+            + table(header + (["validation"] if data_docs is not None else []), rows,
+                    numeric=(3, 4), raw=True))
 
 
 def lineage_section(lineage: AuditReport | None, note: str) -> str:
@@ -277,6 +286,6 @@ def build_report(inputs: ReportInputs) -> str:
         results_section(inputs.metrics, inputs.lineage),
         figures_section(inputs.figures, sorted(inputs.metrics)),
         flow_section(inputs.flow_clips, inputs.predictions),
-        quality_section(inputs.quality),
+        quality_section(inputs.quality, inputs.data_docs),
         lineage_section(inputs.lineage, inputs.lineage_note),
     ])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="the HTML file")
     parser.add_argument("--comparisons", type=Path, default=None,
                         help="paired comparisons of model entries (JSON), shown at the top")
+    parser.add_argument("--data-docs", type=Path, default=None,
+                        help="the gates' Data Docs folder (mer validate --data-docs DIR/<gate>), "
+                             "linked from each gate's row")
     parser.add_argument("--clips", type=int, default=3, help="clips whose flow is pictured")
     parser.add_argument("--check-lineage", action="store_true",
                         help="also compare the recorded hashes with the disk (not inside "
@@ -104,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         lineage=lineage, lineage_note=note,
         comparisons=(parse_comparisons(read_json(args.comparisons), args.comparisons.as_posix())
                      if args.comparisons else None),
+        data_docs=(Path(os.path.relpath(args.data_docs, args.out.parent)).as_posix()
+                   if args.data_docs else None),
         sources={"metrics": args.metrics.as_posix(), "predictions": args.predictions.as_posix(),
                  "quality gates": args.quality.as_posix(), "flow": args.flow_table.as_posix()},
     )
