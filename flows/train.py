@@ -1,8 +1,9 @@
 """`mer train`: the `mer-train` flow, leave-one-subject-out folds as Prefect tasks.
 
-Folds are independent units of work: the local thread-pool task runner runs ``train.workers``
-at a time; with ``train.dask_address`` set, prefect-dask's ``DaskTaskRunner`` sends them to that
-Dask cluster with no code change. The DVC stage stays an ordinary command.
+Folds are independent units of work on :func:`flows.runners.task_runner`: the local thread pool
+runs ``train.workers`` at a time; with ``train.dask_address`` set, prefect-dask's
+``DaskTaskRunner`` sends them to that Dask cluster with no code change. The DVC stage stays an
+ordinary command.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
-from mer.config import Params, load_params
+from flows.runners import task_runner
+from mer.config import load_params
 from mer.models import create_model
 from mer.stages.train import TrainJob, load_features, make_job, write_outputs
 from mer.training import FeatureSet, FoldResult, TrainConfig, fit
@@ -70,17 +72,6 @@ def _required(value: FeatureSet | None, why: str) -> FeatureSet:
     if value is None:
         raise ValueError(f"{why} needs the macro-expression clips (--macro-flow, --macro-flow-dir)")
     return value
-
-
-def task_runner(params: Params):  # noqa: ANN201 - a Prefect TaskRunner
-    """Dask when the params name a cluster, else a local thread pool of ``train.workers``."""
-    if params.train.dask_address:
-        from prefect_dask import DaskTaskRunner  # noqa: PLC0415
-
-        return DaskTaskRunner(address=params.train.dask_address)
-    from prefect.task_runners import ThreadPoolTaskRunner  # noqa: PLC0415
-
-    return ThreadPoolTaskRunner(max_workers=params.train.workers)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

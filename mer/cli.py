@@ -18,8 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("mer.stages.synth", "generate the embedded default corpus (offline, deterministic)"),
     "ingest": ("mer.stages.ingest", "read corpora in their native layouts into the clip table"),
     "validate": ("mer.stages.validate", "run a data-quality gate and write its report"),
-    "faces": ("mer.stages.faces", "crop and align the faces of every clip"),
-    "flow": ("mer.stages.flow", "TV-L1 optical flow onset -> apex and strain for every clip"),
+    "faces": ("flows.clips:faces_main", "crop and align the faces of every clip (chunks as "
+              "Prefect tasks)"),
+    "flow": ("flows.clips:flow_main", "TV-L1 optical flow onset -> apex and strain for every "
+             "clip (chunks as Prefect tasks)"),
     "au-text": ("mer.stages.au_text", "describe each clip's action units (FACS) and embed the "
                 "text once"),
     "pretrain": ("mer.stages.pretrain", "MA2MI: pretrain MIACNet's encoders on macro-expression "

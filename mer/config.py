@@ -61,6 +61,7 @@ class FacesParams(Section):
     margin: float = Field(default=0.2, ge=0, le=2)
     on_no_face: Literal["exclude", "fail"] = "exclude"
     on_bad_frame: Literal["exclude", "fail"] = "exclude"
+    clips_per_task: int = Field(default=16, ge=1)  # clips aligned by one task of the runner
 
 
 class FlowParams(Section):
@@ -80,12 +81,14 @@ class FlowParams(Section):
     gamma: float = 0.0
     median_filtering: int = 5
     batch_size: int = Field(default=32, ge=1)  # flow pairs solved together
+    batches_per_task: int = Field(default=1, ge=1)  # batches solved by one task of the runner
     apex_to_offset: bool = False  # also compute apex -> offset flow
     max_magnitude: float = Field(default=20.0, gt=0)  # gate: larger mean flow (px) is an error
 
     def tvl1(self) -> dict[str, float | int]:
         """The solver's keyword arguments (``lambda_`` spelled as the Python name)."""
-        return self.model_dump(exclude={"batch_size", "apex_to_offset", "max_magnitude"})
+        return self.model_dump(exclude={"batch_size", "batches_per_task", "apex_to_offset",
+                                        "max_magnitude"})
 
 
 class PretrainParams(Section):

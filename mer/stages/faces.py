@@ -6,6 +6,7 @@
 ``matrix`` (2, 3)) and a table with one row per clip. A clip with no face is excluded and listed
 (``faces.on_no_face: exclude``) or fails the stage (``fail``); likewise a clip with a frame that
 cannot be decoded (``faces.on_bad_frame``), so one bad frame does not stop a corpus run.
+The command runs :func:`align_table` on chunks of clips as Prefect tasks (``flows/clips.py``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from mer.config import FacesParams, load_params
-from mer.data.atomic import atomic_path, write_parquet
+from mer.config import FacesParams
+from mer.data.atomic import atomic_path
 from mer.data.errors import DataError
 from mer.data.frames import read_frame
 
@@ -99,12 +99,3 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     return parser.parse_args(argv)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Align all clips of the table and write the faces table."""
-    args = parse_args(argv)
-    params = load_params(args.params).faces
-    table = align_table(pq.read_table(args.clips), args.out_dir, params)
-    write_parquet(args.table, table)
-    logger.info("%d clips aligned -> %s", table.num_rows, args.out_dir)
-    return 0
