@@ -1,10 +1,9 @@
 """`mer train`: the `mer-train` flow, leave-one-subject-out folds as Prefect tasks.
 
 Each training seed runs every fold, in the same folds (``train.seeds``, or ``--seeds-from
-experiments`` for `make experiments`). Folds are independent units of work: the local task
-runner runs them one at a time (threads of one process would share torch's global RNG); with
-``runtime.dask_address`` set, prefect-dask's ``DaskTaskRunner`` sends them to that Dask cluster,
-one process per worker, with no code change. The DVC stage stays an ordinary command.
+experiments`` for `make experiments`). Folds are independent units of work on
+:func:`flows.runners.task_runner`: one at a time locally, or on the Dask cluster that
+``runtime.dask_address`` names, with no code change. The DVC stage stays an ordinary command.
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 
-from mer.config import Params, load_params
+from flows.runners import task_runner
+from mer.config import load_params
 from mer.models import create_model
 from mer.stages.train import TrainJob, labelled_subjects, load_features, make_job, write_outputs
 from mer.training import FeatureSet, FoldResult, TrainConfig, fit
@@ -79,19 +79,6 @@ def _required(value: FeatureSet | None, why: str) -> FeatureSet:
     if value is None:
         raise ValueError(f"{why} needs the macro-expression clips (--macro-flow, --macro-flow-dir)")
     return value
-
-
-def task_runner(params: Params):  # noqa: ANN201 - a Prefect TaskRunner
-    """Dask when the params name a cluster, else one local worker: folds in threads of one
-    process would share torch's global RNG and deterministic flags, and their results would
-    depend on timing."""
-    if params.runtime.dask_address:
-        from prefect_dask import DaskTaskRunner  # noqa: PLC0415
-
-        return DaskTaskRunner(address=params.runtime.dask_address)
-    from prefect.task_runners import ThreadPoolTaskRunner  # noqa: PLC0415
-
-    return ThreadPoolTaskRunner(max_workers=1)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

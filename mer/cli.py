@@ -18,8 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("mer.stages.synth", "generate the embedded default corpus (offline, deterministic)"),
     "ingest": ("mer.stages.ingest", "read corpora in their native layouts into the clip table"),
     "validate": ("mer.stages.validate", "run a data-quality gate and write its report"),
-    "faces": ("mer.stages.faces", "crop and align the faces of every clip"),
-    "flow": ("mer.stages.flow", "TV-L1 optical flow onset -> apex and strain for every clip"),
+    "faces": ("flows.faces", "crop and align the faces of every clip (chunks as "
+              "Prefect tasks)"),
+    "flow": ("flows.optical_flow", "TV-L1 optical flow onset -> apex and strain for every "
+             "clip (chunks as Prefect tasks)"),
     "au-text": ("mer.stages.au_text", "describe each clip's action units (FACS) and embed the "
                 "text once"),
     "pretrain": ("mer.stages.pretrain", "MA2MI: pretrain MIACNet's encoders on macro-expression "
@@ -34,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "lineage)"),
     "audit": ("mer.stages.audit", "trace every metric to its stage, inputs, params, commit and "
               "run; verify hashes"),
+    "export": ("mer.stages.export", "write the preprocessed inputs for other codebases (face "
+               "crops, flow arrays, STSTNet, HTNet)"),
     "predict": ("mer.stages.predict", "predict the emotion of one clip folder with a trained model"),
     "retrain": ("flows.retrain", "merge new annotated batches, retrain, promote if not worse"),
     "schedule": ("flows.retrain:serve", "serve the retraining deployment on its cron (params.yaml)"),

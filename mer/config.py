@@ -70,6 +70,7 @@ class FacesParams(Section):
     size: int = Field(default=128, ge=32)
     margin: float = Field(default=0.2, ge=0, le=2)
     on_no_face: Literal["exclude", "fail"] = "exclude"
+    on_bad_frame: Literal["exclude", "fail"] = "exclude"
 
 
 class FlowParams(Section):
@@ -94,7 +95,8 @@ class FlowParams(Section):
 
     def tvl1(self) -> dict[str, float | int]:
         """The solver's keyword arguments (``lambda_`` spelled as the Python name)."""
-        return self.model_dump(exclude={"batch_size", "apex_to_offset", "max_magnitude"})
+        return self.model_dump(exclude={"batch_size", "apex_to_offset",
+                                        "max_magnitude"})
 
 
 class PretrainParams(Section):
@@ -174,6 +176,8 @@ class RuntimeParams(Section):
 
     threads: int = Field(default=2, ge=1)  # torch CPU threads
     dask_address: str | None = None  # e.g. tcp://scheduler:8786: folds go to a Dask cluster
+    clips_per_task: int = Field(default=16, ge=1)  # clips aligned by one task
+    flow_batches_per_task: int = Field(default=1, ge=1)  # flow.batch_size batches per task
 
 
 class ExperimentsParams(Section):

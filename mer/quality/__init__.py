@@ -1,10 +1,11 @@
 """Data-quality gates between stages, checked with Great Expectations.
 
-Each gate turns a stage's per-clip table into a frame of plain columns, runs a list of
-:class:`~mer.quality.gate.Check` on it and returns a :class:`~mer.quality.gate.GateReport`
-that names every failing clip and rule. Great Expectations is imported only here, lazily.
+Each gate turns a stage's per-clip table (and, for clips, its frames) into frames of the table's
+columns, validates them against the expectation suites kept in ``mer/quality/suites/*.json`` and
+returns a :class:`~mer.quality.gate.GateReport` that names every failing clip and rule; the
+results can also be rendered as Data Docs. Great Expectations is imported only here, lazily.
 """
 
-from mer.quality.gate import Check, GateError, GateReport, run_gate
+from mer.quality.gate import Batch, GateError, GateReport, run_gate
 
-__all__ = ["Check", "GateError", "GateReport", "run_gate"]
+__all__ = ["Batch", "GateError", "GateReport", "run_gate"]

@@ -1,81 +1,71 @@
-"""The gate on the canonical clip table (after ingest, before faces)."""
+"""The gate on the canonical clip table (after ingest, before faces).
+
+Two tables are validated: the clips themselves (suite ``clips``: keys, onset <= apex <= offset,
+labels, fps, frame counts, labelled clips per subject) and their frames, one row per frame
+(suite ``clip_frames``: numbers ascend, paths stay under the corpus root, files exist).
+"""
 
 from __future__ import annotations
 
+import os
+from itertools import zip_longest
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
 from mer.data.schema import LABELS
-from mer.quality.gate import Check, GateReport, run_gate
+from mer.quality.gate import Batch, GateReport, run_gate
 
-
-def clip_checks(min_labelled_clips_per_subject: int = 1) -> list[Check]:
-    """The rules every clip table must keep, in the order they are reported."""
-    pair = {"or_equal": True, "ignore_row_if": "either_value_is_missing"}
-    return [
-        Check("the corpus has clips", "ExpectTableRowCountToBeBetween", {"min_value": 1}),
-        Check("(dataset, clip) is unique", "ExpectCompoundColumnsToBeUnique",
-              {"column_list": ["dataset", "clip"]}),
-        Check("onset <= apex", "ExpectColumnPairValuesAToBeGreaterThanB",
-              {"column_A": "apex", "column_B": "onset", **pair}),
-        Check("apex <= offset", "ExpectColumnPairValuesAToBeGreaterThanB",
-              {"column_A": "offset", "column_B": "apex", **pair}),
-        Check("onset < offset", "ExpectColumnPairValuesAToBeGreaterThanB",
-              {"column_A": "offset", "column_B": "onset", "ignore_row_if": "either_value_is_missing"}),
-        Check("label is one of " + "/".join(LABELS) + " or empty", "ExpectColumnValuesToBeInSet",
-              {"column": "label", "value_set": list(LABELS)}),
-        Check("fps > 0", "ExpectColumnValuesToBeBetween",
-              {"column": "fps", "min_value": 0, "strict_min": True}),
-        Check("a clip has at least 2 frames", "ExpectColumnValuesToBeBetween",
-              {"column": "n_frames", "min_value": 2}),
-        Check("frame numbers ascend", "ExpectColumnValuesToBeInSet",
-              {"column": "frames_ascend", "value_set": [True]}),
-        Check("no frame path leaves the corpus root", "ExpectColumnValuesToBeInSet",
-              {"column": "frames_inside_root", "value_set": [True]}),
-        Check("every frame file exists", "ExpectColumnValuesToBeInSet",
-              {"column": "frames_exist", "value_set": [True]}),
-        Check(f"every subject has >= {min_labelled_clips_per_subject} labelled clips",
-              "ExpectColumnValuesToBeBetween",
-              {"column": "subject_labelled_clips", "min_value": min_labelled_clips_per_subject}),
-    ]
+#: Columns of the clip table that the clips suite reads or a failure names.
+CLIP_COLUMNS = ["dataset", "subject", "clip", "root", "onset", "apex", "offset", "fps", "label",
+                "source_file", "source_row"]
 
 
 def clip_frame(table: pa.Table) -> pd.DataFrame:
-    """One row per clip with the plain columns the checks read (file checks done here).
-
-    Adds ``n_frames``, ``frames_ascend``, ``frames_exist``, ``frames_inside_root`` and
-    ``subject_labelled_clips`` (labelled clips of the same dataset and subject).
-    """
-    rows = table.select(["dataset", "subject", "clip", "root", "frames", "frame_numbers", "onset",
-                         "apex", "offset", "fps", "label", "source_file", "source_row"]).to_pylist()
-    frame = pd.DataFrame(rows, columns=[
-        "dataset", "subject", "clip", "root", "frames", "frame_numbers", "onset", "apex", "offset",
-        "fps", "label", "source_file", "source_row"])
-    frame["n_frames"] = [len(frames) for frames in frame["frames"]]
-    frame["frames_ascend"] = [_strictly_increasing(n) for n in frame["frame_numbers"]]
-    inside = [_inside_root(root, frames) for root, frames in zip(frame["root"], frame["frames"])]
-    frame["frames_inside_root"] = inside
-    frame["frames_exist"] = [
-        ok and all((Path(root) / name).is_file() for name in frames)
-        for ok, root, frames in zip(inside, frame["root"], frame["frames"])
-    ]
+    """One row per clip: the table's scalar columns, ``n_frames``, ``n_frame_numbers`` and
+    ``subject_labelled_clips`` (labelled clips of the same dataset and subject)."""
+    frame = table.select(CLIP_COLUMNS).to_pandas()
+    frame["n_frames"] = [len(frames) for frames in table.column("frames").to_pylist()]
+    frame["n_frame_numbers"] = [len(n) for n in table.column("frame_numbers").to_pylist()]
     labelled = frame["label"].notna().groupby([frame["dataset"], frame["subject"]]).transform("sum")
     frame["subject_labelled_clips"] = labelled.astype(int)
-    return frame.drop(columns=["frames", "frame_numbers"])
+    return frame
 
 
-def validate_clips(table: pa.Table, min_labelled_clips_per_subject: int = 1) -> GateReport:
-    """Run the clip gate on a canonical clip table."""
-    return run_gate("clips", clip_frame(table), clip_checks(min_labelled_clips_per_subject))
+def frames_frame(table: pa.Table) -> pd.DataFrame:
+    """One row per frame of every clip, in clip order.
+
+    Columns: the clip's keys, ``frame`` (its path as the table gives it), ``number`` and
+    ``previous_number`` (the clip's frame before it; null for the first), ``resolved`` (the path
+    relative to the corpus root once symlinks are resolved; ``..`` first when it leaves the root)
+    and ``bytes`` (its size on disk; null when it is not a file). A frame without a number, or a
+    number without a frame, has nulls where the other is missing.
+    """
+    rows = []
+    for clip in table.select(["dataset", "clip", "root", "frames", "frame_numbers",
+                              "source_file", "source_row"]).to_pylist():
+        base = Path(clip["root"]).resolve()
+        previous = None
+        for name, number in zip_longest(clip["frames"], clip["frame_numbers"]):
+            path = None if name is None else (base / name).resolve()
+            rows.append({
+                "dataset": clip["dataset"], "clip": clip["clip"],
+                "source_file": clip["source_file"], "source_row": clip["source_row"],
+                "frame": name, "number": number, "previous_number": previous,
+                "resolved": None if path is None else os.path.relpath(path, base),
+                "bytes": path.stat().st_size if path is not None and path.is_file() else None,
+            })
+            previous = number
+    columns = ["dataset", "clip", "source_file", "source_row", "frame", "number",
+               "previous_number", "resolved", "bytes"]
+    return pd.DataFrame(rows, columns=columns).astype(
+        {"number": "Int64", "previous_number": "Int64", "bytes": "Int64"})
 
 
-def _strictly_increasing(numbers: list[int]) -> bool:
-    return all(a < b for a, b in zip(numbers, numbers[1:]))
-
-
-def _inside_root(root: str, frames: list[str]) -> bool:
-    """True when every frame path, symlinks resolved, stays under the resolved root."""
-    base = Path(root).resolve()
-    return all((base / name).resolve().is_relative_to(base) for name in frames)
+def validate_clips(table: pa.Table, min_labelled_clips_per_subject: int = 1,
+                   data_docs: Path | None = None) -> GateReport:
+    """Run the clip gate on a canonical clip table (Data Docs into ``data_docs`` if given)."""
+    parameters = {"labels": list(LABELS), "min_labelled_clips": min_labelled_clips_per_subject}
+    batches = [Batch("clips", clip_frame(table)), Batch("clip_frames", frames_frame(table))]
+    return run_gate("clips", batches, parameters, data_docs)

@@ -1,19 +1,23 @@
 """The HTML report: one self-contained page (inline PNGs, inline style, no script, no link out).
 
 Public API: :func:`build_report` from :class:`ReportInputs`, :func:`choose_clips`,
-:class:`FlowClip`, and the flow pictures :func:`flow_to_rgb`, :func:`wheel_legend`.
+:class:`FlowClip`, :func:`parse_comparisons` (the paired comparisons file), and the flow pictures
+:func:`flow_to_rgb`, :func:`wheel_legend`.
 """
 
 from mer.report.build import FlowClip, ReportInputs, build_report, choose_clips
+from mer.report.compare import Comparisons, parse_comparisons
 from mer.report.flowviz import colour_wheel, flow_to_rgb, png_bytes, wheel_legend
 
 __all__ = [
+    "Comparisons",
     "FlowClip",
     "ReportInputs",
     "build_report",
     "choose_clips",
     "colour_wheel",
     "flow_to_rgb",
+    "parse_comparisons",
     "png_bytes",
     "wheel_legend",
 ]

@@ -1,6 +1,7 @@
 """The evaluation report as one self-contained HTML page, built from objects (no file reads).
 
-Sections: results with 95% intervals per model entry and dataset, the evaluation figures,
+Sections: a forest plot of every model's UF1 with the baseline marked, the paired comparisons
+(when given), results with 95% intervals per model entry and dataset, the evaluation figures,
 flow pictures of a few clips, the quality gates, and the lineage of the numbers. The same inputs
 give the same bytes: no timestamp, every mapping in a fixed order.
 """
@@ -18,6 +19,8 @@ import pandas as pd
 from mer.data.schema import LABELS
 from mer.lineage import AuditReport
 from mer.lineage.lock import flatten_params
+from mer.report.compare import (DEFAULT_BASELINE, Comparisons, comparisons_section,
+                                forest_section)
 from mer.report.flowviz import flow_to_rgb, grey_to_rgb, png_bytes, wheel_legend
 from mer.report.html import esc, figure, page, table
 
@@ -55,6 +58,9 @@ class ReportInputs:
         quality: ``(report name, gate report)`` of each gate (reports/quality/**.json).
         flow_clips: the clips to picture.
         lineage: the audit of the metrics file, or None (then ``lineage_note`` says why).
+        comparisons: the paired comparisons of model entries, or None.
+        data_docs: the gates' Great Expectations Data Docs folder as a link relative to the
+            page, or None; gate report ``macro/flow.json`` links ``<data_docs>/macro/flow/``.
     """
 
     metrics: Mapping[str, Any]
@@ -66,6 +72,8 @@ class ReportInputs:
     lineage_note: str = ""
     title: str = "mer: micro-expression recognition, leave-one-subject-out"
     sources: Mapping[str, str] = field(default_factory=dict)  # what -> path, shown at the top
+    comparisons: Comparisons | None = None
+    data_docs: str | None = None
 
 
 def choose_clips(flow_table: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -101,7 +109,8 @@ def results_section(metrics: Mapping[str, Any], lineage: AuditReport | None) -> 
     rows = []
     for model in sorted(metrics):
         runs = lineage.lineages[model].runs if lineage and model in lineage.lineages else {}
-        run = ", ".join(str(r.get("prefect_flow_run_id"))[:8] for r in runs.values()) or "-"
+        run = ", ".join(str(r["prefect_flow_run_id"])[:8] for r in runs.values()
+                        if r.get("prefect_flow_run_id")) or "-"
         for dataset in _datasets(metrics[model]):
             s = metrics[model][dataset]
             link = (f'<a href="#lineage-{esc(model)}">{esc(lineage.stage)} / run {esc(run)}</a>'
@@ -182,8 +191,10 @@ def _describe(row: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={row[k]}" for k in keys)
 
 
-def quality_section(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
-    """Each gate: passed or failed, rows checked, failed rules (with clips), dropped clips."""
+def quality_section(reports: Sequence[tuple[str, Mapping[str, Any]]],
+                    data_docs: str | None = None) -> str:
+    """Each gate: passed or failed, rows checked, failed rules (with clips), dropped clips, and
+    a link to its Data Docs when ``data_docs`` (a folder relative to the page) is given."""
     rows = []
     for name, report in reports:
         verdict = ('<span class="pass">passed</span>' if report.get("success")
@@ -196,12 +207,16 @@ def quality_section(reports: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
         dropped = report.get("dropped", [])
         drops = esc(f"{len(dropped)}") + ("<br>" + "<br>".join(
             esc(_describe(r)) for r in dropped[:_MAX_LISTED]) if dropped else "")
-        rows.append([esc(name), esc(report.get("gate", "")), verdict,
-                     esc(report.get("n_rows", "")), esc(len(report.get("checks", []))),
-                     rules, drops])
+        row = [esc(name), esc(report.get("gate", "")), verdict, esc(report.get("n_rows", "")),
+               esc(len(report.get("checks", []))), rules, drops]
+        if data_docs is not None:
+            href = f"{data_docs.rstrip('/')}/{name.removesuffix('.json')}/index.html"
+            row.append(f"<a href=\"{esc(href)}\">Data Docs</a>")
+        rows.append(row)
+    header = ["report", "gate", "result", "rows", "rules", "failed rules", "dropped clips"]
     return ("<h2 id=\"quality\">Data-quality gates</h2>"
-            + table(["report", "gate", "result", "rows", "rules", "failed rules", "dropped clips"],
-                    rows, numeric=(3, 4), raw=True))
+            + table(header + (["validation"] if data_docs is not None else []), rows,
+                    numeric=(3, 4), raw=True))
 
 
 def lineage_section(lineage: AuditReport | None, note: str) -> str:
@@ -257,15 +272,20 @@ def build_report(inputs: ReportInputs) -> str:
     sources = "".join(f"<li>{esc(what)}: <code>{esc(path)}</code></li>"
                       for what, path in inputs.sources.items())
     header = (f"<h1>{esc(inputs.title)}</h1>"
-              "<p class=\"muted\">Sections: <a href=\"#results\">results</a>, "
+              "<p class=\"muted\">Sections: <a href=\"#overview\">overview</a>, "
+              + ("<a href=\"#comparisons\">comparisons</a>, " if inputs.comparisons else "")
+              + "<a href=\"#results\">results</a>, "
               "<a href=\"#figures\">figures</a>, <a href=\"#flow\">flow</a>, "
               "<a href=\"#quality\">quality gates</a>, <a href=\"#lineage\">lineage</a>.</p>"
               + (f"<ul class=\"muted\">{sources}</ul>" if sources else ""))
+    baseline = inputs.comparisons.baseline if inputs.comparisons else DEFAULT_BASELINE
     return page(inputs.title, [
         header,
+        forest_section(inputs.metrics, baseline),
+        comparisons_section(inputs.comparisons) if inputs.comparisons else "",
         results_section(inputs.metrics, inputs.lineage),
         figures_section(inputs.figures, sorted(inputs.metrics)),
         flow_section(inputs.flow_clips, inputs.predictions),
-        quality_section(inputs.quality),
+        quality_section(inputs.quality, inputs.data_docs),
         lineage_section(inputs.lineage, inputs.lineage_note),
     ])

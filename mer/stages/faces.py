@@ -4,7 +4,9 @@
 --table data/interim/faces.parquet`` writes one ``<dataset>/<subject>/<clip>.npz`` per clip
 (``frames`` (T, size, size, 3) uint8, ``frame_numbers`` (T,), ``landmarks`` (68, 2) output px,
 ``matrix`` (2, 3)) and a table with one row per clip. A clip with no face is excluded and listed
-(``faces.on_no_face: exclude``) or fails the stage (``fail``).
+(``faces.on_no_face: exclude``) or fails the stage (``fail``); likewise a clip with a frame that
+cannot be decoded (``faces.on_bad_frame``), so one bad frame does not stop a corpus run.
+The command runs :func:`align_table` on chunks of clips as Prefect tasks (``flows/faces.py``).
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from mer.config import FacesParams, load_params
-from mer.data.atomic import atomic_path, write_parquet
+from mer.config import FacesParams
+from mer.data.atomic import atomic_path
+from mer.data.errors import DataError
 from mer.data.frames import read_frame
 
 logger = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ FACES_SCHEMA = pa.schema([
     pa.field("clip", pa.string(), nullable=False),
     pa.field("path", pa.string(), nullable=True),  # relative to the faces folder; null if excluded
     pa.field("n_frames", pa.int32(), nullable=False),
-    pa.field("status", pa.string(), nullable=False),  # "aligned" or "no_face"
+    pa.field("status", pa.string(), nullable=False),  # "aligned", "no_face" or "bad_frame"
     pa.field("detector", pa.string(), nullable=True),
     pa.field("score", pa.float32(), nullable=True),
     pa.field("inter_ocular", pa.float32(), nullable=True),  # output px
@@ -51,9 +53,15 @@ def align_row(row: dict[str, Any], out_dir: Path, params: FacesParams) -> dict[s
     from mer.faces import NoFaceError, align_clip  # noqa: PLC0415 - loads dlib models
 
     name = f"{row['dataset']}/{row['subject']}/{row['clip']}"
-    frames = [read_frame(Path(row["root"]) / frame) for frame in row["frames"]]
     base = {"dataset": row["dataset"], "subject": row["subject"], "clip": row["clip"],
-            "n_frames": len(frames)}
+            "n_frames": len(row["frames"])}
+    try:
+        frames = [read_frame(Path(row["root"]) / frame) for frame in row["frames"]]
+    except DataError as error:
+        if params.on_bad_frame == "fail":
+            raise
+        return {**base, "path": None, "status": "bad_frame",
+                "reason": f"frame {error.where} cannot be decoded: {error.rule}"}
     try:
         aligned = align_clip(frames, size=params.size, margin=params.margin, clip=name)
     except NoFaceError as error:
@@ -74,9 +82,11 @@ def align_table(clips: pa.Table, out_dir: Path, params: FacesParams) -> pa.Table
     """Align every clip; return the faces table (one row per clip, input order)."""
     rows = [align_row(row, out_dir, params)
             for row in tqdm(clips.to_pylist(), desc="faces", unit="clip", mininterval=2)]
-    excluded = [f"{r['dataset']}/{r['clip']}" for r in rows if r["status"] != "aligned"]
-    if excluded:
-        logger.warning("no face in %d clips, excluded: %s", len(excluded), ", ".join(excluded))
+    for status in ("no_face", "bad_frame"):
+        excluded = [f"{r['dataset']}/{r['clip']}" for r in rows if r["status"] == status]
+        if excluded:
+            logger.warning("%s in %d clips, excluded: %s", status.replace("_", " "),
+                           len(excluded), ", ".join(excluded))
     return pa.Table.from_pylist(rows, schema=FACES_SCHEMA)
 
 
@@ -89,12 +99,3 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     return parser.parse_args(argv)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Align all clips of the table and write the faces table."""
-    args = parse_args(argv)
-    params = load_params(args.params).faces
-    table = align_table(pq.read_table(args.clips), args.out_dir, params)
-    write_parquet(args.table, table)
-    logger.info("%d clips aligned -> %s", table.num_rows, args.out_dir)
-    return 0

@@ -6,27 +6,24 @@ writes one ``<dataset>/<subject>/<clip>.npz`` per clip (``u``, ``v``, ``strain``
 pixels; ``onset``, ``apex`` (H, W) uint8 grey; with ``flow.apex_to_offset`` also ``u_offset``,
 ``v_offset``) and a table with one row per clip. Clips without an annotated apex (SMIC, or a
 sheet defect cleared by ``estimate_apex``) get a spotted apex, recorded as estimated.
+The command runs :func:`compute_flow` on chunks of clips as Prefect tasks (``flows/optical_flow.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from mer.config import FlowParams, load_params
-from mer.data.atomic import atomic_path, write_parquet
+from mer.config import FlowParams
+from mer.data.atomic import atomic_path
 from mer.flow import TVL1Params
 from mer.flow.features import ClipFlow, ClipInput, clip_flows, to_grey
-
-logger = logging.getLogger(__name__)
 
 FLOW_SCHEMA = pa.schema([
     pa.field("dataset", pa.string(), nullable=False),
@@ -131,13 +128,3 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     return parser.parse_args(argv)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Compute and write the flow of every aligned clip."""
-    args = parse_args(argv)
-    params = load_params(args.params).flow
-    table = compute_flow(pq.read_table(args.clips), pq.read_table(args.faces), args.faces_dir,
-                         args.out_dir, params)
-    write_parquet(args.table, table)
-    logger.info("flow of %d clips -> %s", table.num_rows, args.out_dir)
-    return 0

@@ -2,8 +2,9 @@
 
 ``mer report --metrics reports/metrics.json --predictions reports/predictions.parquet
 --quality reports/quality --figures reports/figures --flow-table data/processed/micro/flow.parquet
---flow-dir data/processed/micro/flow --out reports/index.html`` inlines every image (base64
-PNG), uses no script and no external file, and writes the same bytes for the same inputs.
+--flow-dir data/processed/micro/flow --out reports/index.html [--comparisons
+reports/comparisons.json]`` inlines every image (base64 PNG; the forest plot inline SVG), uses no
+script and no external file, and writes the same bytes for the same inputs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import pandas as pd
 from mer.data.atomic import write_text
 from mer.data.errors import DataError
 from mer.lineage import audit_metrics
-from mer.report import FlowClip, ReportInputs, build_report, choose_clips
+from mer.report import FlowClip, ReportInputs, build_report, choose_clips, parse_comparisons
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--flow-table", type=Path, required=True, help="flow table (Parquet)")
     parser.add_argument("--flow-dir", type=Path, required=True, help="flow arrays folder")
     parser.add_argument("--out", type=Path, required=True, help="the HTML file")
+    parser.add_argument("--comparisons", type=Path, default=None,
+                        help="paired comparisons of model entries (JSON), shown at the top")
+    parser.add_argument("--data-docs", type=Path, default=None,
+                        help="the gates' Data Docs folder (mer validate --data-docs DIR/<gate>), "
+                             "linked from each gate's row")
     parser.add_argument("--clips", type=int, default=3, help="clips whose flow is pictured")
     parser.add_argument("--check-lineage", action="store_true",
                         help="also compare the recorded hashes with the disk (not inside "
@@ -99,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         quality=read_quality(args.quality),
         flow_clips=read_flow_clips(args.flow_table, args.flow_dir, args.clips),
         lineage=lineage, lineage_note=note,
+        comparisons=(parse_comparisons(read_json(args.comparisons), args.comparisons.as_posix())
+                     if args.comparisons else None),
+        data_docs=(Path(os.path.relpath(args.data_docs, args.out.parent)).as_posix()
+                   if args.data_docs else None),
         sources={"metrics": args.metrics.as_posix(), "predictions": args.predictions.as_posix(),
                  "quality gates": args.quality.as_posix(), "flow": args.flow_table.as_posix()},
     )

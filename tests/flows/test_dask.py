@@ -24,7 +24,8 @@ def prefect_server(tmp_path: Path) -> Iterator[str]:
 
 
 def _run(params: Params) -> list[np.ndarray]:
-    from flows.train import task_runner, train_model  # noqa: PLC0415 - after the API URL is set
+    from flows.runners import task_runner  # noqa: PLC0415 - after the API URL is set
+    from flows.train import train_model  # noqa: PLC0415
     from mer.stages.train import make_job  # noqa: PLC0415
 
     data = toy_features(n_subjects=4, clips_per_subject=6, size=32)

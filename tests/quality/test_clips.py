@@ -47,14 +47,18 @@ def test_clean_table_passes(tmp_path: Path) -> None:
         ({"apex": 14}, "apex <= offset"),
         ({"label": "angry"}, "label is one of"),
         ({"frame_numbers": [10, 12, 11, 13]}, "frame numbers ascend"),
-        ({"frames": ["sub01/EP09/img10.jpg", "sub01/EP09/img99.jpg"]}, "every frame file exists"),
-        ({"frames": ["../outside.jpg", "sub01/EP09/img10.jpg"]}, "no frame path leaves"),
+        ({"frames": ["sub01/EP09/img10.jpg", "sub01/EP09/img99.jpg"], "frame_numbers": [10, 99]},
+         "every frame file exists"),
+        ({"frame_numbers": [10, 11, 12]}, "one frame number per frame"),
+        ({"fps": 0.0}, "fps > 0"),
+        ({"frames": ["../outside.jpg", "sub01/EP09/img10.jpg"], "frame_numbers": [10, 11]},
+         "no frame path leaves"),
     ],
 )
 def test_defect_names_clip_rule_and_file(
     tmp_path: Path, changes: dict[str, object], rule: str
 ) -> None:
-    (tmp_path.parent / "outside.jpg").write_bytes(b"x")
+    (tmp_path.parent / "outside.jpg").write_bytes(b"x")  # exists, but outside the root
     table = _table([_row(tmp_path, "EP01"), _row(tmp_path, "EP09", source_row=7, **changes)])
     report = validate_clips(table)
     assert not report.success
@@ -80,3 +84,27 @@ def test_empty_table_fails(tmp_path: Path) -> None:
     report = validate_clips(CLIP_SCHEMA.empty_table())
     assert not report.success
     assert "gate 'clips'" in str(GateError(report))
+
+
+@pytest.mark.slow
+def test_missing_frame_is_named_with_its_path(tmp_path: Path) -> None:
+    frames = ["sub01/EP09/img10.jpg", "sub01/EP09/img11.jpg", "sub01/EP09/img12.jpg",
+              "sub01/EP09/img77.jpg"]
+    report = validate_clips(_table([_row(tmp_path, "EP09", source_row=7, frames=frames)]))
+    failed = [check for check in report.checks if not check.success]
+    assert [(check.rule, check.n_failed) for check in failed] == [("every frame file exists", 1)]
+    assert failed[0].failed == [{"dataset": "casme2", "clip": "EP09", "source_file": "sheet.xlsx",
+                                 "source_row": 7, "frame": "sub01/EP09/img77.jpg"}]
+    assert str(GateError(report)).startswith(
+        "sheet.xlsx row 7 (clip casme2/EP09) frame sub01/EP09/img77.jpg: ")
+
+
+@pytest.mark.slow
+def test_threshold_comes_from_the_params_and_names_itself(tmp_path: Path) -> None:
+    rows = [_row(tmp_path, "EP01"), _row(tmp_path, "EP02", label=None)]
+    passed = validate_clips(_table(rows), min_labelled_clips_per_subject=1)
+    failed = validate_clips(_table(rows), min_labelled_clips_per_subject=2)
+    assert passed.success and not failed.success
+    check = next(check for check in failed.checks if not check.success)
+    assert check.rule == "every subject has >= 2 labelled clips"
+    assert check.expectation == "expect_column_values_to_be_between" and check.n_failed == 2

@@ -96,6 +96,7 @@ def test_report_is_self_contained_and_has_the_tables(project: Path) -> None:
     assert "clips.json" in page and "macro/flow.json" in page
     assert "FAILED" in page and "flow values are finite (1): dataset=casme2, clip=c1" in page
     assert "dataset=casme2, clip=c9, reason=apex &#x27;/&#x27;" in page
+    assert "Data Docs" not in page  # no --data-docs: no links to folders that may not exist
     # flow pictures: three labelled clips, the spotted apex marked
     assert page.count("<h3>casme2/c") == 3 and "apex frame 22 (estimated)" in page
     assert "predicted ststnet: negative (0.70)" in page
@@ -133,3 +134,12 @@ def test_choose_clips_one_label_after_another() -> None:
                           "label": ["negative", "negative", "surprise", None, "positive"]})
     assert choose_clips(table, 4)["clip"].tolist() == ["a", "e", "c", "b"]
     assert choose_clips(table, 10)["clip"].tolist() == ["a", "e", "c", "b"]
+
+
+def test_each_gate_links_its_data_docs(project: Path) -> None:
+    out = project / "reports" / "index.html"
+    argv = [*_argv(project, out), "--data-docs", str(project / "reports" / "data_docs")]
+    assert report_stage.main(argv) == 0
+    page = out.read_text(encoding="utf-8")
+    assert '<a href="data_docs/clips/index.html">Data Docs</a>' in page
+    assert '<a href="data_docs/macro/flow/index.html">Data Docs</a>' in page
