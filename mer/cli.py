@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("mer.stages.audit", "trace every metric to its stage, inputs, params, commit and "
               "run; verify hashes"),
     "predict": ("mer.stages.predict", "predict the emotion of one clip folder with a trained model"),
+    "spot": ("mer.stages.spot", "find micro-expression intervals (onset, apex, offset) in a video"),
     "retrain": ("flows.retrain", "merge new annotated batches, retrain, promote if not worse"),
     "schedule": ("flows.retrain:serve", "serve the retraining deployment on its cron (params.yaml)"),
     "run": ("flows.run", "run the whole pipeline as the Prefect flow `mer-pipeline`"),
