@@ -23,8 +23,8 @@ __all__ = ["DEFAULT_SPOTTER", "SPOTTERS", "motion_profile", "residual_profile", 
 
 #: The spotters :func:`spot_apex` knows.
 SPOTTERS: tuple[str, ...] = ("max_difference", "middle", "rigid_residual")
-#: The default (the best on the development corpus, see docs/spotting.md).
-DEFAULT_SPOTTER = "rigid_residual"
+#: The default: the best on the development corpus (docs/spotting.md, README).
+DEFAULT_SPOTTER = "middle"
 
 
 def motion_profile(frames: np.ndarray | torch.Tensor, blur_sigma: float = 1.0, max_side: int = 128) -> np.ndarray:
@@ -138,9 +138,9 @@ def spot_apex(frames: np.ndarray | torch.Tensor, method: str = DEFAULT_SPOTTER, 
     if method not in SPOTTERS:
         raise ValueError(f"unknown apex spotter {method!r}; expected one of {', '.join(SPOTTERS)}")
     if method == "middle":
-        n = len(frames)
-        if n == 0:
-            raise ValueError("empty clip")
+        if len(frames.shape) != 3 or frames.shape[0] == 0:
+            raise ValueError(f"spot_apex: frames must be (T, H, W) grey, got shape {tuple(frames.shape)}")
+        n = frames.shape[0]
         return max(1, n // 2) if n > 1 else 0
     if len(frames) == 1 or method == "max_difference":
         profile = motion_profile(frames)

@@ -35,7 +35,7 @@ def test_spot_apex_edge_cases() -> None:
     with pytest.raises(ValueError, match=r"\(T, H, W\)"):
         spot_apex(np.zeros((20, 20), np.uint8))
     with pytest.raises(ValueError, match="NaN"):
-        spot_apex(np.full((3, 20, 20), np.nan, np.float32))
+        spot_apex(np.full((3, 20, 20), np.nan, np.float32), "max_difference")
 
 
 def _face_clip(apex: int, n: int = 16, size: int = 64) -> np.ndarray:
