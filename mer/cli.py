@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("mer.stages.export", "write the preprocessed inputs for other codebases (face "
                "crops, flow arrays, STSTNet, HTNet)"),
     "predict": ("mer.stages.predict", "predict the emotion of one clip folder with a trained model"),
+    "spot": ("mer.stages.spot", "find micro-expression intervals (onset, apex, offset) in a video"),
     "retrain": ("flows.retrain", "merge new annotated batches, retrain, promote if not worse"),
     "schedule": ("flows.retrain:serve", "serve the retraining deployment on its cron (params.yaml)"),
     "dev": ("mer.stages.dev", "make the development project: the pipeline on a corpus of another "

@@ -1,10 +1,9 @@
-"""Optical flow, strain and apex spotting (TV-L1 in PyTorch, batched, CPU or CUDA).
+"""Optical flow and strain (TV-L1 in PyTorch, batched, CPU or CUDA).
 
 Flow follows OpenCV's convention: channel 0 = x, channel 1 = y, in pixels, and
 ``frame1(p + flow(p)) ~ frame0(p)``.
 """
 
-from mer.flow.apex import motion_profile, spot_apex
 from mer.flow.features import ClipFlow, ClipInput, clip_flow, clip_flows
 from mer.flow.params import FAST, PRESETS, TVL1Params
 from mer.flow.strain import optical_strain
@@ -18,8 +17,6 @@ __all__ = [
     "TVL1Params",
     "clip_flow",
     "clip_flows",
-    "motion_profile",
     "optical_strain",
-    "spot_apex",
     "tvl1_flow",
 ]

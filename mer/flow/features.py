@@ -9,10 +9,10 @@ import numpy as np
 import torch
 
 from mer.data.errors import DataError
-from mer.flow.apex import spot_apex
 from mer.flow.params import TVL1Params
 from mer.flow.strain import optical_strain
 from mer.flow.tvl1 import MIN_SIZE, tvl1_flow
+from mer.spotting.apex import DEFAULT_SPOTTER, spot_apex
 
 __all__ = ["ClipFlow", "ClipInput", "clip_flow", "clip_flows", "to_grey"]
 
@@ -31,7 +31,7 @@ class ClipFlow:
         strain: (H, W) float32 optical strain (see :func:`mer.flow.strain.optical_strain`).
         onset_index: index of the onset frame in the clip's frames.
         apex_index: index of the apex frame used.
-        apex_estimated: True when the apex was spotted (:func:`mer.flow.apex.spot_apex`), False
+        apex_estimated: True when the apex was spotted (:func:`mer.spotting.spot_apex`), False
             when it was given.
     """
 
@@ -46,12 +46,14 @@ class ClipFlow:
 
 @dataclass(frozen=True)
 class ClipInput:
-    """One clip for :func:`clip_flows`: its frames, onset, apex (None = spot it) and name."""
+    """One clip for :func:`clip_flows`: its frames, onset, apex (None = spot it with
+    ``apex_spotter``, see :data:`mer.spotting.SPOTTERS`) and name."""
 
     frames: np.ndarray
     onset_index: int
     apex_index: int | None
     clip_id: str = "clip"
+    apex_spotter: str = DEFAULT_SPOTTER
 
 
 def to_grey(frames: np.ndarray, clip_id: str = "clip") -> np.ndarray:
@@ -80,7 +82,7 @@ def _resolve(clip: ClipInput) -> tuple[np.ndarray, int, int, bool]:
     if clip.apex_index is None:
         if t - onset < 2:
             raise DataError(clip.clip_id, f"cannot spot an apex: no frame after the onset (index {onset} of {t})")
-        apex = onset + spot_apex(grey[onset:])
+        apex = onset + spot_apex(grey[onset:], clip.apex_spotter)
         return grey, onset, apex, True
     apex = clip.apex_index
     if not 0 <= apex < t:
@@ -159,7 +161,7 @@ def clip_flow(
         frames: (T, H, W, 3) RGB or (T, H, W) grey uint8 frames of the clip.
         onset_index: index of the onset frame in ``frames``.
         apex_index: index of the apex frame, or None to spot it among the frames from the onset
-            on (:func:`mer.flow.apex.spot_apex`).
+            on (:func:`mer.spotting.spot_apex`).
         params: TV-L1 parameters; default OpenCV's defaults.
         clip_id: the clip's name, used in error messages.
         device: where the flow is computed.

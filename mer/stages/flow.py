@@ -42,14 +42,15 @@ FLOW_SCHEMA = pa.schema([
 ])
 
 
-def clip_input(clip: dict[str, Any], faces_dir: Path, face: dict[str, Any]) -> ClipInput:
+def clip_input(clip: dict[str, Any], faces_dir: Path, face: dict[str, Any],
+               apex_spotter: str) -> ClipInput:
     """Load one aligned clip and locate its onset and (annotated) apex among its frames."""
     with np.load(faces_dir / face["path"]) as arrays:
         frames, numbers = arrays["frames"], arrays["frame_numbers"].tolist()
     onset = numbers.index(clip["onset"])
     apex = numbers.index(clip["apex"]) if clip["apex"] in numbers else None
     name = f"{clip['dataset']}/{clip['subject']}/{clip['clip']}"
-    return ClipInput(frames, onset, apex if apex != onset else None, name)
+    return ClipInput(frames, onset, apex if apex != onset else None, name, apex_spotter)
 
 
 def flow_row(clip: dict[str, Any], item: ClipInput, result: ClipFlow) -> dict[str, Any]:
@@ -96,7 +97,8 @@ def compute_flow(clips: pa.Table, faces: pa.Table, faces_dir: Path, out_dir: Pat
     with tqdm(total=len(todo), desc="flow", unit="clip", mininterval=2) as progress:
         for start in range(0, len(todo), params.batch_size):
             chunk = todo[start:start + params.batch_size]
-            items = [clip_input(c, faces_dir, aligned[(c["dataset"], c["clip"])]) for c in chunk]
+            items = [clip_input(c, faces_dir, aligned[(c["dataset"], c["clip"])],
+                                params.apex_spotter) for c in chunk]
             results = clip_flows(items, solver, batch_size=params.batch_size)
             offsets = _offset_flows(items, results, solver) if params.apex_to_offset else None
             for k, (clip, item, result) in enumerate(zip(chunk, items, results, strict=True)):

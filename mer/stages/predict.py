@@ -1,12 +1,16 @@
-"""Stage `predict`: the emotion of one clip folder, from a trained model entry.
+"""Stage `predict`: the emotion of one clip folder or video file, from a trained model entry.
 
-``mer predict CLIP_DIR [--onset N --apex M] [--model ENTRY] [--fold K]`` reads the frames in
-numeric order, aligns the face (:func:`mer.faces.align_clip`, ``faces`` params), computes the
+``mer predict CLIP_DIR_OR_VIDEO [--onset N --apex M] [--model ENTRY] [--fold K]`` reads the
+frames in numeric order (a video's frames are numbered 1.., MP4, AVI or MOV decoded by
+:mod:`mer.data.video`), aligns the face (:func:`mer.faces.align_clip`, ``faces`` params), computes the
 onset -> apex TV-L1 flow and strain (:func:`mer.flow.features.clip_flow`, ``flow`` params), and
 runs the model entry's fold checkpoints (``models/default/<entry>/fold_XX.pt``, config.yaml). By
 default the probabilities of all fold models are averaged; ``--fold K`` uses one. ``--onset``
 and ``--apex`` are the corpus's frame numbers (``img46.jpg`` is 46); the onset defaults to the
-first frame and the apex, when not given, is spotted and reported as estimated.
+first frame of a folder and the apex, when not given, is spotted (``flow.apex_spotter``) and
+reported as estimated. A video is a recording, longer than one expression: without ``--onset``
+its micro-expression intervals are spotted first (:mod:`mer.spotting.recording`) and the one
+with the highest score is predicted.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from mer.config import Params, load_params
 from mer.data.errors import DataError
 from mer.data.frames import FRAME_SUFFIXES, frame_number, list_frames, read_frame
 from mer.data.schema import LABELS
+from mer.data.video import is_video, read_video
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +87,12 @@ def clip_inputs(frames: list[np.ndarray], onset: int, apex: int | None, params: 
     spotted."""
     from mer.faces import align_clip  # noqa: PLC0415 - loads dlib's models
     from mer.flow import TVL1Params  # noqa: PLC0415
-    from mer.flow.features import clip_flow, to_grey  # noqa: PLC0415
+    from mer.flow.features import ClipInput, clip_flows, to_grey  # noqa: PLC0415
 
     aligned = align_clip(frames, size=params.faces.size, margin=params.faces.margin,
                          reference=onset, clip=where)
-    flow = clip_flow(aligned.frames, onset, apex,
-                     TVL1Params.from_mapping(params.flow.tvl1()), clip_id=where)
+    item = ClipInput(aligned.frames, onset, apex, where, params.flow.apex_spotter)
+    flow = clip_flows([item], TVL1Params.from_mapping(params.flow.tvl1()))[0]
     grey = to_grey(aligned.frames, where).astype(np.float32) / 255.0
     inputs = {"flow": torch.from_numpy(np.stack([flow.u, flow.v, flow.strain])[None]),
               "apex": torch.from_numpy(grey[flow.apex_index][None, None].copy()),
@@ -103,17 +108,26 @@ def predict_clip(clip_dir: Path, model_dir: Path, params: Params, *, onset_frame
         DataError: no frames, an onset/apex number not among the frames, no face (NoFaceError),
             a model entry not trained.
     """
-    paths = list_frames(clip_dir)
-    if not paths:
-        suffixes = "/".join(sorted(s.lstrip(".") for s in FRAME_SUFFIXES))
-        raise DataError(clip_dir, f"no frames: the folder holds no {suffixes} files")
-    numbers = [frame_number(p) for p in paths]
+    if is_video(clip_dir):
+        video = read_video(clip_dir)
+        frames, fps = list(video.frames), video.fps
+        numbers = list(range(1, len(frames) + 1))
+    else:
+        paths = list_frames(clip_dir)
+        if not paths:
+            suffixes = "/".join(sorted(s.lstrip(".") for s in FRAME_SUFFIXES))
+            raise DataError(clip_dir, f"no frames: the folder holds no {suffixes} files")
+        numbers = [frame_number(p) for p in paths]
+        frames = []
     onset = _index(numbers, onset_frame, "onset", clip_dir) if onset_frame is not None else 0
     apex = _index(numbers, apex_frame, "apex", clip_dir) if apex_frame is not None else None
-    if len(paths) < 2:
+    if len(numbers) < 2:
         raise DataError(clip_dir, "one frame only: a clip needs an onset and a later apex frame")
+    if is_video(clip_dir) and onset_frame is None:
+        frames, numbers = _spotted_interval(frames, numbers, fps, clip_dir, params)
+        apex = None
     name, models = load_ensemble(model_dir, fold)
-    frames = [read_frame(p) for p in paths]
+    frames = frames or [read_frame(p) for p in paths]
     inputs, onset, apex, estimated = clip_inputs(frames, onset, apex, params, str(clip_dir))
     with torch.no_grad():
         probs = torch.stack([torch.softmax(m(inputs), dim=1)[0] for _, m in models]).mean(0)
@@ -123,6 +137,25 @@ def predict_clip(clip_dir: Path, model_dir: Path, params: Params, *, onset_frame
                       numbers[onset], numbers[apex], estimated,
                       model_dir.name if name == model_dir.name else f"{model_dir.name} ({name})",
                       tuple(i for i, _ in models))
+
+
+def _spotted_interval(frames: list[np.ndarray], numbers: list[int], fps: float, where: Path,
+                      params: Params) -> tuple[list[np.ndarray], list[int]]:
+    """The frames and numbers of the recording's highest-scoring spotted interval.
+
+    Raises:
+        DataError: too short to spot, or no interval found (pass ``--onset``).
+    """
+    from mer.spotting.intervals import SpotSettings  # noqa: PLC0415
+    from mer.spotting.recording import spot_recording  # noqa: PLC0415
+
+    intervals = spot_recording(np.stack(frames), fps, SpotSettings(margin=params.faces.margin),
+                               size=params.faces.size, where=str(where))
+    if not intervals:
+        raise DataError(where, "no micro-expression spotted in the recording; pass --onset and --apex")
+    best = max(intervals, key=lambda i: i.score)
+    keep = slice(best.onset, best.offset + 1)
+    return frames[keep], numbers[keep]
 
 
 def _index(numbers: list[int], number: int, what: str, where: Path) -> int:
@@ -147,7 +180,8 @@ def format_prediction(clip_dir: Path, p: Prediction) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the clip folder, frame numbers, model entry and fold."""
     parser = argparse.ArgumentParser(prog="mer predict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("clip_dir", type=Path, help="folder of one clip's frames")
+    parser.add_argument("clip_dir", type=Path,
+                        help="folder of one clip's frames, or a video file (.mp4, .avi, .mov)")
     parser.add_argument("--onset", type=int, help="onset frame number (default: the first)")
     parser.add_argument("--apex", type=int, help="apex frame number (default: spotted)")
     parser.add_argument("--model", help="a params.yaml models entry (default: the first)")

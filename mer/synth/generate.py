@@ -22,6 +22,9 @@ from mer.synth.subjects import Identity, make_identity, render_subject
 
 log = logging.getLogger(__name__)
 
+#: The true apex of the SMIC-layout clips, relative to the output folder (SMIC has none).
+SMIC_APEX_TRUTH = "micro/smic_apex.csv"
+
 
 @dataclass(frozen=True)
 class SynthConfig:
@@ -183,6 +186,7 @@ def generate(out: Path, seed: int, config: SynthConfig | None = None, *,
         out/micro/samm/SAMM/006/006_1_2/006_05562.jpg + SAMM_Micro_FACS_Codes_synthetic.xlsx
         out/micro/smic/HS/s1/micro/negative/s1_ne_01/image000123.bmp
         out/micro/combined_3class_gt.csv, out/micro/subjects.csv
+        out/micro/smic_apex.csv (the true apex of the SMIC clips, outside the SMIC layout)
         out/macro/ck/cohn-kanade-images/S005/001/S005_001_00000001.png, out/macro/ck/Emotion/...
         out/macro/subjects.csv, out/manifest.json
 
@@ -240,6 +244,7 @@ def generate(out: Path, seed: int, config: SynthConfig | None = None, *,
     sink.write("micro/samm/SAMM_Micro_FACS_Codes_synthetic.xlsx",
                layouts.samm_sheet(by_dataset["samm"], seed))
     sink.write("micro/combined_3class_gt.csv", layouts.composite_csv(plans))
+    sink.write(SMIC_APEX_TRUTH, layouts.apex_truth_csv(by_dataset["smic"]))
     photos = source_photos()
     micro_rows = sorted({(p.dataset, p.subject, identities[p.identity].name,
                           photos[identities[p.identity].photo].name)

@@ -214,6 +214,16 @@ def composite_csv(plans: Sequence[ClipPlan]) -> bytes:
     return "".join(lines).encode("ascii")
 
 
+def apex_truth_csv(plans: Sequence[ClipPlan]) -> bytes:
+    """The true onset, apex and offset frame numbers the generator used, one row per clip.
+
+    Written beside the corpus (``micro/smic_apex.csv``), outside the SMIC layout, which has no
+    apex: the readers see real SMIC, and the apex spotters can be scored against the truth.
+    """
+    rows = [(p.dataset, p.subject, p.clip, p.onset, p.apex, p.offset) for p in plans]
+    return csv_bytes(("dataset", "subject", "clip", "onset", "apex", "offset"), rows)
+
+
 def ck_emotion_file(plan: ClipPlan) -> tuple[str, bytes] | None:
     """CK+ ``Emotion/S005/001/S005_001_<last frame>_emotion.txt``, or None if unlabelled."""
     if plan.label is None:

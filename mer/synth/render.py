@@ -92,6 +92,7 @@ def render_clip(
     rng: np.random.Generator,
     extra: list[tuple[np.ndarray, np.ndarray]] | None = None,
     grey: bool = False,
+    head: np.ndarray | None = None,
 ) -> np.ndarray:
     """Render one clip.
 
@@ -103,6 +104,8 @@ def render_clip(
         rng: the clip's generator (jitter and noise are drawn from it).
         extra: further (field (H, W, 2), curve (T,)) pairs added, e.g. a blink.
         grey: render one luminance channel (ITU-R 601) instead of RGB.
+        head: (T, 3) rigid head motion per frame (tx, ty in pixels, roll in radians, relative
+            to the neutral pose); default: drawn by :func:`head_motion` from ``motion``.
 
     Returns:
         (T, H, W, 3) uint8 RGB, or (T, H, W) uint8 when ``grey``.
@@ -116,7 +119,7 @@ def render_clip(
     mask_x, mask_y = mask * xs, mask * ys
     # rigid motion about the face centre, inverted: where frame-t pixel p was in frame 0; its
     # offset from p is (cos - 1) x - sin y + kx, sin x + (cos - 1) y + ky, weighted by the mask
-    params = head_motion(n_frames, motion, rng)
+    params = head_motion(n_frames, motion, rng) if head is None else np.asarray(head, np.float64)
     cx, cy = subject.landmarks[27:36].mean(axis=0)
     cos, sin = np.cos(-params[:, 2]), np.sin(-params[:, 2])
     px0, py0 = -cx - params[:, 0], -cy - params[:, 1]

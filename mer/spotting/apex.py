@@ -1,0 +1,148 @@
+"""Apex spotting: which frame of an onset..offset clip is the apex.
+
+Three spotters (:data:`SPOTTERS`), chosen by ``flow.apex_spotter``:
+
+- ``max_difference``: the frame whose blurred grey levels differ most from the onset frame
+  (:func:`motion_profile`). Head drift and illumination drift grow over a clip, so it tends to
+  pick late frames.
+- ``middle``: the middle frame of onset..offset (needs the offset: the clip's last frame).
+- ``rigid_residual``: the frame with the most local facial motion against the onset after the
+  head's rigid motion and the light change are removed and the eyes are masked
+  (:func:`residual_profile`); when no frame stands out of the noise, the middle frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mer.spotting.rigid import face_weights, prepare, residual_energy, rigid_residual
+
+__all__ = ["DEFAULT_SPOTTER", "SPOTTERS", "motion_profile", "residual_profile", "spot_apex"]
+
+#: The spotters :func:`spot_apex` knows.
+SPOTTERS: tuple[str, ...] = ("max_difference", "middle", "rigid_residual")
+#: The default: the best on the development corpus (docs/spotting.md, README).
+DEFAULT_SPOTTER = "middle"
+
+
+def motion_profile(frames: np.ndarray | torch.Tensor, blur_sigma: float = 1.0, max_side: int = 128) -> np.ndarray:
+    """Mean absolute difference of every frame to frame 0 after a light blur.
+
+    The frames are converted to float in [0, 1] (uint8 is divided by 255), shrunk by area
+    averaging so the longer side is at most ``max_side`` pixels (cheap, and it suppresses sensor
+    noise), blurred with a Gaussian of ``blur_sigma`` pixels (at the shrunk size; 0 = no blur),
+    then compared with frame 0: ``profile[t] = mean |I_t - I_0|`` over pixels.
+
+    Args:
+        frames: (T, H, W) grey frames, uint8 or float in [0, 1].
+        blur_sigma: standard deviation of the Gaussian blur, in pixels after shrinking.
+        max_side: longest side after shrinking.
+
+    Returns:
+        (T,) float64 array; ``profile[0]`` is 0.
+
+    Raises:
+        ValueError: wrong shape, an empty clip, or non-finite values.
+    """
+    x = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
+    if x.ndim != 3:
+        raise ValueError(f"motion_profile: frames must be (T, H, W) grey, got shape {tuple(x.shape)}")
+    if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError(f"motion_profile: empty clip, shape {tuple(x.shape)}")
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("motion_profile: frames have NaN or infinite values")
+    x = x[:, None]
+    h, w = x.shape[-2:]
+    factor = max(h, w) / max_side
+    if factor > 1:
+        x = F.interpolate(x, size=(max(1, round(h / factor)), max(1, round(w / factor))), mode="area")
+    if blur_sigma > 0:
+        radius = max(1, int(round(3 * blur_sigma)))
+        t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+        k = torch.exp(-0.5 * (t / blur_sigma) ** 2)
+        k = k / k.sum()
+        x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+        x = F.conv2d(x, k.view(1, 1, 1, -1))
+        x = F.conv2d(x, k.view(1, 1, -1, 1))
+    diff = (x - x[:1]).abs().mean(dim=(1, 2, 3))
+    return diff.double().numpy()
+
+
+#: Blur of the shrunk frames before the rigid fit, pixels (sub-pixel warps then blur alike).
+_BLUR = 2.0
+#: The residual peak must stand this many times above the profile's median (both over its
+#: minimum); a flatter profile (motion near the noise floor) falls back to the middle frame.
+_MIN_PEAK_RATIO = 1.5
+
+
+def residual_profile(frames: np.ndarray | torch.Tensor, margin: float = 0.2, max_side: int = 64
+                     ) -> np.ndarray:
+    """Local facial motion of every frame against frame 0, head motion and light removed.
+
+    Frames are shrunk to ``max_side`` and blurred; each is brought onto frame 0 by its rigid
+    motion and light change (:func:`mer.spotting.rigid.rigid_residual`), and its residual energy
+    in the face, eyes masked, is smoothed over time with the kernel (1, 2, 1) / 4.
+
+    Args:
+        frames: (T, H, W) grey aligned face crops (as the faces stage makes them with
+            ``margin``), uint8 or float in [0, 1].
+        margin: the crop margin the faces were aligned with (places the face and eye masks).
+        max_side: longest side the frames are shrunk to first, pixels.
+
+    Returns:
+        (T,) float64 scores; ``profile[0]`` is 0.
+    """
+    x = prepare(frames, max_side=max_side, blur_sigma=_BLUR)
+    profile = np.zeros(x.shape[0])
+    if x.shape[0] > 1:
+        weights = face_weights(x.shape[1], x.shape[2], margin)
+        energy = residual_energy(rigid_residual(x[0], x[1:], weights), weights)
+        profile[1:] = energy
+        if len(energy) > 2:
+            profile[2:-1] = (energy[:-2] + 2 * energy[1:-1] + energy[2:]) / 4
+    return profile
+
+
+def _rigid_apex(frames: np.ndarray | torch.Tensor, margin: float) -> int:
+    """Peak of :func:`residual_profile`, or the middle frame when the peak is not clear."""
+    profile = residual_profile(frames, margin=margin)
+    scores = profile[1:]
+    apex = int(np.argmax(scores)) + 1
+    floor = float(scores.min())
+    if profile[apex] - floor < _MIN_PEAK_RATIO * (float(np.median(scores)) - floor):
+        return max(1, len(profile) // 2)
+    return apex
+
+
+def spot_apex(frames: np.ndarray | torch.Tensor, method: str = DEFAULT_SPOTTER, *,
+              margin: float = 0.2) -> int:
+    """Index of the apex among ``frames`` (frame 0 the onset, the last frame the offset).
+
+    Pass ``frames[onset:offset + 1]`` and add the onset index to the result to get a clip index.
+    Ties go to the earliest frame. A clip of one frame returns 0.
+
+    Args:
+        frames: (T, H, W) grey frames, uint8 or float in [0, 1].
+        method: one of :data:`SPOTTERS`.
+        margin: crop margin of aligned faces (``rigid_residual`` only).
+
+    Returns:
+        The apex index in ``frames`` (0 <= index < T; >= 1 when T > 1).
+
+    Raises:
+        ValueError: an unknown method, wrong shape, an empty clip, or non-finite values.
+    """
+    if method not in SPOTTERS:
+        raise ValueError(f"unknown apex spotter {method!r}; expected one of {', '.join(SPOTTERS)}")
+    if method == "middle":
+        if len(frames.shape) != 3 or frames.shape[0] == 0:
+            raise ValueError(f"spot_apex: frames must be (T, H, W) grey, got shape {tuple(frames.shape)}")
+        n = frames.shape[0]
+        return max(1, n // 2) if n > 1 else 0
+    if len(frames) == 1 or method == "max_difference":
+        profile = motion_profile(frames)
+        return 0 if profile.shape[0] == 1 else int(np.argmax(profile[1:])) + 1
+    return _rigid_apex(frames, margin)
