@@ -35,7 +35,7 @@ from mer.evaluation.report import summarise
 from mer.stages.au_text import au_text_inputs, au_text_table
 from mer.stages.train import load_features
 from mer.training import FeatureSet, TrainConfig
-from mer.training.trainers import get_trainer
+from mer.training.registry import get_trainer, resolve_options
 
 #: Proposed params.yaml settings.
 HPARAMS: dict[str, Any] = {"input_size": 48, "widths": (16, 32, 64), "embed_dim": 128,
@@ -78,7 +78,8 @@ def run(data: FeatureSet, lam: float, max_folds: int, config: TrainConfig = CONF
     for fold in folds:
         start, start_cpu = time.perf_counter(), time.process_time()
         result = trainer("attr_contrastive", hparams, config, data, fold, init_state=None,
-                         macro=None, options=options, progress=False)
+                         macro=None, options=resolve_options("contrastive", options),
+                         progress=False)
         seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
         total, total_cpu = total + seconds, total_cpu + cpu
         last = result.history[-1]

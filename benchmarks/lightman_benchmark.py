@@ -30,7 +30,7 @@ from mer.evaluation.report import summarise
 from mer.stages.train import TrainJob, load_features, predictions_frame
 from mer.training import FeatureSet, FoldResult, TrainConfig
 from mer.training.robustness import perturb_fold, restore_positions
-from mer.training.trainers import get_trainer
+from mer.training.registry import get_trainer, resolve_options
 
 #: The proposed params.yaml entry (hparams, train, trainer_options of ``full``).
 HPARAMS: dict[str, Any] = {}
@@ -58,7 +58,8 @@ def run_variant(name: str, data: FeatureSet, macro: FeatureSet, options: dict[st
         perturbed = perturb_fold(data, fold, label_noise=label_noise, shots_per_class=shots,
                                  seed=0)
         result = trainer("lightman", HPARAMS, config, perturbed.data, fold, init_state=None,
-                         macro=macro, options=options, progress=False)
+                         macro=macro, options=resolve_options("meta_auxiliary", options),
+                         progress=False)
         results.append(restore_positions(result, perturbed))
         print(f"{name} fold {fold.index:2d} ({len(result.train_indices)} train clips): "
               f"{time.perf_counter() - start:6.2f} s", flush=True)
@@ -93,7 +94,8 @@ def main() -> None:
             options["episodes"] = args.episodes
         wall, cpu, results = run_variant(name, data, macro, options, args.max_folds,
                                          args.label_noise, args.shots_per_class)
-        job = TrainJob(f"lightman_{name}", ModelParams(name="lightman"), TrainConfig(), (0,), [],
+        job = TrainJob(f"lightman_{name}", ModelParams(name="lightman"), TrainConfig(),
+                       resolve_options("meta_auxiliary", options), (0,), [],
                        args.label_noise, args.shots_per_class)
         scores = summarise(predictions_frame(job, data, results, seed=0), n_resamples=10)
         entry = scores[f"lightman_{name}"]["all"]

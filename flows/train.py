@@ -25,7 +25,7 @@ from mer.models import create_model
 from mer.stages.train import TrainJob, labelled_subjects, load_features, make_job, write_outputs
 from mer.training import FeatureSet, FoldResult, TrainConfig, fit
 from mer.training.robustness import perturb_fold, restore_positions
-from mer.training.trainers import get_trainer
+from mer.training.registry import get_trainer
 
 
 @task(name="pretrain-macro", cache_policy=NO_CACHE)
@@ -47,7 +47,7 @@ def train_fold(job: TrainJob, data: FeatureSet, index: int,
     perturbed = perturb_fold(data, fold, label_noise=job.label_noise,
                              shots_per_class=job.shots_per_class, seed=job.config.seed)
     result = trainer(job.params.name, job.params.hparams, job.config, perturbed.data, fold,
-                     init_state=init_state, macro=macro, options=job.params.trainer_options,
+                     init_state=init_state, macro=macro, options=job.options,
                      progress=True)
     result = restore_positions(result, perturbed)  # test clips keep their true labels
     get_run_logger().info("fold %d (%s) done", index, fold.test_subject)

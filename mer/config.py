@@ -124,7 +124,7 @@ class ModelParams(Section):
     hparams: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
     pretrain: PretrainParams = PretrainParams()
-    trainer: str = "supervised"  # see mer.training.trainers
+    trainer: str = "supervised"  # see mer.training.registry
     trainer_options: dict[str, Any] = Field(default_factory=dict)
 
 

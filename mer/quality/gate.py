@@ -193,6 +193,7 @@ def _build_data_docs(context: Any, folder: Path) -> None:
     The site is built beside ``folder`` and then moved in, so the folder holds one whole site
     of this run (Data Docs carry the run's time, which is why they are not a DVC output).
     """
+    folder = folder.resolve()  # GE wants an absolute site folder
     staging = folder.with_name(f".{folder.name}.building")
     shutil.rmtree(staging, ignore_errors=True)
     context.add_data_docs_site("mer", {

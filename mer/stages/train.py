@@ -30,7 +30,7 @@ from mer.evaluation.report import PROB_COLUMNS, write_predictions
 from mer.stages.au_text import au_text_inputs
 from mer.training import FeatureSet, TrainConfig
 from mer.training.loso import FoldResult
-from mer.training.trainers import options_mapping
+from mer.training.registry import TrainerOptions, resolve_options
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class TrainJob:
     entry: str  # the params.yaml key under `models` or `ablations`
     params: ModelParams  # an ablation already applied to its base
     config: TrainConfig  # of the first seed; the others differ only in ``seed``
+    options: TrainerOptions  # the trainer's options, every default filled in
     seeds: tuple[int, ...]  # one run per seed, in the same folds
     folds: list[Fold]
     label_noise: float  # robustness: share of training labels flipped (0 = clean)
@@ -57,8 +58,7 @@ class TrainJob:
                 "train": {k: v for k, v in asdict(self.config).items() if k != "seed"},
                 "pretrain": self.params.pretrain.model_dump(mode="json"),
                 "trainer": self.params.trainer,
-                "trainer_options": options_mapping(self.params.trainer,
-                                                   self.params.trainer_options),
+                "trainer_options": self.options.model_dump(by_alias=True),
                 "seeds": list(self.seeds), "label_noise": self.label_noise,
                 "shots_per_class": self.shots_per_class}
 
@@ -129,7 +129,7 @@ def make_job(params: Params, entry: str, subjects: Sequence[str], condition: str
         unknown = sorted(set(model.hparams) - set(default_hparams(model.name)))
         if unknown:
             raise ValueError(f"unknown hyper-parameter(s) {unknown} of model {model.name!r}")
-        options_mapping(model.trainer, model.trainer_options)
+        options = resolve_options(model.trainer, model.trainer_options)
     except (TypeError, ValueError) as error:
         raise ValueError(f"params.yaml {entry}: {error}") from error
     folds = loso_folds(sorted(set(subjects)), n_val_subjects=params.train.n_val_subjects,
@@ -140,7 +140,7 @@ def make_job(params: Params, entry: str, subjects: Sequence[str], condition: str
             raise ValueError(f"params.yaml: no robustness.{condition} "
                              f"(known: {', '.join(params.robustness) or 'none'})")
         perturbation = params.robustness[condition]
-    return TrainJob(entry, model, config, tuple(seeds or params.train.seeds), folds,
+    return TrainJob(entry, model, config, options, tuple(seeds or params.train.seeds), folds,
                     perturbation.label_noise, perturbation.shots_per_class)
 
 

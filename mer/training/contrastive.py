@@ -25,13 +25,13 @@ import logging
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 import torch.utils.deterministic
+from pydantic import Field
 from torch import Tensor
 
 from mer.models.base import MerModel
@@ -40,7 +40,7 @@ from mer.training.config import TrainConfig, resolve_device
 from mer.training.data import FeatureSet
 from mer.training.fit import FitResult, class_weights, seeded_start, train_epochs
 from mer.training.loso import FoldLike, FoldResult, FoldSplit, fit_and_predict
-from mer.training.trainers import register_trainer, resolve_options
+from mer.training.registry import TrainerOptions, register_trainer
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +52,7 @@ _SAME_TEXT = 1.0 - 1e-5
 _PROBE = "_flip_probe"
 
 
-@dataclass(frozen=True)
-class ContrastiveOptions:
+class ContrastiveOptions(TrainerOptions):
     """``trainer_options`` of the ``contrastive`` trainer.
 
     Attributes:
@@ -62,22 +61,12 @@ class ContrastiveOptions:
         text_key: the FeatureSet input holding the AU-text embeddings ``(N, D)``.
         mirrored_key: the one holding the mirrored descriptions' embeddings (needed when the
             training config flips clips).
-
-    Raises:
-        ValueError: on construction, if a value is out of range.
     """
 
-    lambda_: float = 0.5
-    temperature: float = 0.1
+    lambda_: float = Field(default=0.5, ge=0, allow_inf_nan=False, alias="lambda")
+    temperature: float = Field(default=0.1, gt=0, allow_inf_nan=False)
     text_key: str = "au_text"
     mirrored_key: str = "au_text_mirrored"
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.lambda_) and self.lambda_ >= 0):
-            raise ValueError(f"trainer 'contrastive': lambda must be >= 0, got {self.lambda_}")
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
-            raise ValueError(f"trainer 'contrastive': temperature must be > 0, got "
-                             f"{self.temperature}")
 
 
 def symmetric_info_nce(visual: Tensor, text: Tensor, temperature: float) -> Tensor:
@@ -274,19 +263,13 @@ def _probe(x: dict[str, Tensor]) -> Tensor:
 @register_trainer("contrastive", options=ContrastiveOptions)
 def contrastive(model_name: str, hparams: Mapping[str, Any], config: TrainConfig,
                 data: FeatureSet, fold: FoldLike, *, init_state: dict[str, Tensor] | None,
-                macro: FeatureSet | None, options: Mapping[str, Any],
+                macro: FeatureSet | None, options: ContrastiveOptions,
                 progress: bool) -> FoldResult:
-    """Cross-entropy + ``lambda`` x AU-text InfoNCE on the fold's training subjects (macro unused).
-
-    ``options`` (params.yaml ``trainer_options``): ``lambda`` (default 0.5; 0 = the ablation),
-    ``temperature`` (0.1), ``text_key`` (``"au_text"``), ``mirrored_key``
-    (``"au_text_mirrored"``).
-    """
-    settings = resolve_options("contrastive", options)
-
+    """Cross-entropy + ``lambda`` x AU-text InfoNCE on the fold's training subjects (macro unused;
+    ``lambda: 0`` is the ablation)."""
     def fit_model(model: MerModel, split: FoldSplit, desc: str) -> FitResult:
         val = data.subset(split.val) if len(split.val) else None
-        return fit_contrastive(model, data.subset(split.train), config, settings, val=val,
+        return fit_contrastive(model, data.subset(split.train), config, options, val=val,
                                init_state=init_state, progress=progress, progress_desc=desc)
 
     return fit_and_predict(model_name, hparams, data, fold, config.device, fit_model)

@@ -10,11 +10,11 @@ no epochs, learning rate or initialisation to tune, only the fixed regularisatio
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor, nn
 
 from mer.models.base import MerModel
@@ -22,11 +22,10 @@ from mer.training.config import TrainConfig, resolve_device
 from mer.training.data import FeatureSet
 from mer.training.fit import FitResult, class_weights, seeded_start
 from mer.training.loso import FoldLike, FoldResult, FoldSplit, fit_and_predict
-from mer.training.trainers import register_trainer, resolve_options
+from mer.training.registry import TrainerOptions, register_trainer
 
 
-@dataclass(frozen=True)
-class LogisticOptions:
+class LogisticOptions(TrainerOptions):
     """``trainer_options`` of ``logistic``.
 
     Attributes:
@@ -34,13 +33,8 @@ class LogisticOptions:
         max_iter: L-BFGS iterations at most (>= 1).
     """
 
-    c: float = 1.0
-    max_iter: int = 200
-
-    def __post_init__(self) -> None:
-        if not self.c > 0 or self.max_iter < 1:
-            raise ValueError(f"trainer 'logistic': need c > 0 and max_iter >= 1, got c={self.c}, "
-                             f"max_iter={self.max_iter}")
+    c: float = Field(default=1.0, gt=0)
+    max_iter: int = Field(default=200, ge=1)
 
 
 def fit_linear(features: Tensor, labels: Tensor, n_classes: int, options: LogisticOptions
@@ -110,15 +104,13 @@ def fit_logistic(model: MerModel, train: FeatureSet, config: TrainConfig,
 @register_trainer("logistic", options=LogisticOptions)
 def logistic(model_name: str, hparams: Mapping[str, Any], config: TrainConfig,
              data: FeatureSet, fold: FoldLike, *, init_state: dict[str, Tensor] | None,
-             macro: FeatureSet | None, options: Mapping[str, Any],
+             macro: FeatureSet | None, options: LogisticOptions,
              progress: bool) -> FoldResult:
     """Logistic regression on the fold's training subjects (of ``config`` only ``seed`` and
     ``device`` are used; no pretraining, no macro clips)."""
     if init_state is not None:
         raise ValueError("trainer 'logistic' fits from zero weights; pretraining does not apply")
-    settings = resolve_options("logistic", options)
-
     def fit_model(model: MerModel, split: FoldSplit, desc: str) -> FitResult:
-        return fit_logistic(model, data.subset(split.train), config, settings)
+        return fit_logistic(model, data.subset(split.train), config, options)
 
     return fit_and_predict(model_name, hparams, data, fold, config.device, fit_model)

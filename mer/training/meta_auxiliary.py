@@ -30,13 +30,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from pydantic import Field
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
@@ -51,7 +51,7 @@ from mer.training.fit import (
     seeded_start,
 )
 from mer.training.loso import FoldLike, FoldResult, FoldSplit, fit_and_predict
-from mer.training.trainers import register_trainer, resolve_options
+from mer.training.registry import TrainerOptions, register_trainer
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +62,7 @@ HISTORY_POINTS = 20
 _MIN_STD = 1e-6
 
 
-@dataclass(frozen=True)
-class MetaAuxOptions:
+class MetaAuxOptions(TrainerOptions):
     """``trainer_options`` of ``meta_auxiliary`` (unknown keys are rejected).
 
     Attributes:
@@ -79,30 +78,16 @@ class MetaAuxOptions:
         meta: bi-level training (False: joint training of the same losses, same episodes).
     """
 
-    episodes: int = 300
-    inner_steps: int = 1
-    inner_lr: float = 0.05
-    outer_lr: float = 2e-3
-    aux_weight: float = 0.5
-    n_support: int = 4
-    n_query: int = 4
+    episodes: int = Field(default=300, ge=1)
+    inner_steps: int = Field(default=1, ge=1)
+    inner_lr: float = Field(default=0.05, gt=0)
+    outer_lr: float = Field(default=2e-3, gt=0)
+    aux_weight: float = Field(default=0.5, ge=0)
+    n_support: int = Field(default=4, ge=1)
+    n_query: int = Field(default=4, ge=1)
     second_order: bool = False
     use_aux: bool = True
     meta: bool = True
-
-    def __post_init__(self) -> None:
-        checks = {
-            "episodes": self.episodes >= 1, "inner_steps": self.inner_steps >= 1,
-            "inner_lr": self.inner_lr > 0, "outer_lr": self.outer_lr > 0,
-            "aux_weight": self.aux_weight >= 0, "n_support": self.n_support >= 1,
-            "n_query": self.n_query >= 1,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            raise ValueError(f"meta_auxiliary options out of range: {values} (episodes, "
-                             "inner_steps, n_support, n_query >= 1; inner_lr, outer_lr > 0; "
-                             "aux_weight >= 0)")
 
 
 def sample_episode(
@@ -194,23 +179,22 @@ def alignment_loss(aligned: Tensor, labels: Tensor, prototypes: Tensor, present:
 @register_trainer("meta_auxiliary", options=MetaAuxOptions)
 def meta_auxiliary(model_name: str, hparams: Mapping[str, Any], config: TrainConfig,
                    data: FeatureSet, fold: FoldLike, *, init_state: dict[str, Tensor] | None,
-                   macro: FeatureSet | None, options: Mapping[str, Any],
+                   macro: FeatureSet | None, options: MetaAuxOptions,
                    progress: bool) -> FoldResult:
     """Meta-auxiliary training on the fold's training subjects; predict its test subject.
 
-    ``options`` are :class:`MetaAuxOptions` fields; of ``config`` it uses ``seed``,
+    Of ``config`` it uses ``seed``,
     ``weight_decay``, ``lr_schedule`` (of the outer learning rate), ``hflip``, ``max_shift`` and
     ``device`` (``epochs``, ``lr``, ``batch_size`` and ``class_weighting`` belong to the other
     trainers: episodes are class-balanced).
 
     Raises:
-        ValueError: on unknown options, a model without an ``aligner`` head when the auxiliary
-            branch is on, or no macro clips when it is on.
+        ValueError: a model without an ``aligner`` head when the auxiliary branch is on, or no
+            macro clips when it is on.
     """
-    opts = resolve_options("meta_auxiliary", options)
 
     def fit_model(model: MerModel, split: FoldSplit, desc: str) -> FitResult:
-        return meta_fit(model, data, split.train, config, opts, macro=macro, val=split.val,
+        return meta_fit(model, data, split.train, config, options, macro=macro, val=split.val,
                         init_state=init_state, progress=progress, progress_desc=desc)
 
     return fit_and_predict(model_name, hparams, data, fold, config.device, fit_model)

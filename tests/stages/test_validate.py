@@ -16,7 +16,8 @@ from mer.stages import validate
 
 
 @pytest.mark.slow
-def test_failing_gate_writes_report_and_data_docs_then_fails(tmp_path: Path) -> None:
+def test_failing_gate_writes_report_and_data_docs_then_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "raw" / "sub01" / "EP01"
     folder.mkdir(parents=True)
     for number in (1, 2, 3):
@@ -29,10 +30,11 @@ def test_failing_gate_writes_report_and_data_docs_then_fails(tmp_path: Path) -> 
     pq.write_table(pa.Table.from_pylist([row], schema=CLIP_SCHEMA), tmp_path / "clips.parquet")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(
         {"data": {"corpora": [{"format": "casme2", "root": "raw"}]}}))
+    monkeypatch.chdir(tmp_path)  # the Data Docs folder relative, as dvc.yaml gives it
     docs = tmp_path / "data_docs" / "clips"
     argv = ["clips", "--table", str(tmp_path / "clips.parquet"), "--report",
             str(tmp_path / "clips.json"), "--params", str(tmp_path / "params.yaml"),
-            "--data-docs", str(docs)]
+            "--data-docs", "data_docs/clips"]
     with pytest.raises(GateError, match=r"sheet\.xlsx row 4 \(clip casme2/EP01\): breaks "
                                         r"'apex <= offset'"):
         validate.main(argv)

@@ -16,7 +16,7 @@ from mer.training.augment import augment
 from mer.training.contrastive import (_PROBE, ContrastiveOptions, _probe, fit_contrastive,
                                       symmetric_info_nce)
 from mer.training.toy import toy_features
-from mer.training.trainers import get_trainer
+from mer.training.registry import get_trainer, resolve_options
 
 HPARAMS = {"input_size": 32, "widths": (8, 16), "embed_dim": 16, "text_dim": 12}
 CONFIG = TrainConfig(epochs=2, batch_size=12, lr=1e-2, device="cpu", seed=3)
@@ -48,7 +48,8 @@ def _bytes(state: dict[str, torch.Tensor]) -> dict[str, bytes]:
 
 def _run(data: FeatureSet, options: dict, config: TrainConfig = CONFIG):  # noqa: ANN202
     return get_trainer("contrastive")("attr_contrastive", HPARAMS, config, data, FOLD,
-                                      init_state=None, macro=None, options=options,
+                                      init_state=None, macro=None,
+                                      options=resolve_options("contrastive", options),
                                       progress=False)
 
 
@@ -152,9 +153,9 @@ def test_the_probe_reveals_which_clips_augment_mirrored() -> None:
 @pytest.mark.parametrize(
     ("options", "change", "message"),
     [
-        ({"lambda": 0.5, "tau": 0.1}, None, r"unknown option\(s\) \['tau'\]"),
-        ({"lambda": -1}, None, "lambda must be >= 0"),
-        ({"temperature": 0}, None, "temperature must be > 0"),
+        ({"lambda": 0.5, "tau": 0.1}, None, "tau: Extra inputs are not permitted"),
+        ({"lambda": -1}, None, "lambda: Input should be greater than or equal to 0"),
+        ({"temperature": 0}, None, "temperature: Input should be greater than 0"),
         ({"lambda": 0.5}, "no_text", r"no input\(s\) \['au_text', 'au_text_mirrored'\]"),
         ({"lambda": 0.5}, "no_mirror", r"no input\(s\) \['au_text_mirrored'\].*hflip false"),
         ({"lambda": 0.5}, "wide_text", "13 columns but .* text_dim=12"),

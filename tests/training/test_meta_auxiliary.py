@@ -13,12 +13,11 @@ from mer.training import FeatureSet, TrainConfig
 from mer.training import meta_auxiliary as ma
 from mer.training.loso import FoldResult
 from mer.training.meta_auxiliary import (
-    MetaAuxOptions,
     alignment_loss,
     class_prototypes,
     sample_episode,
 )
-from mer.training.trainers import get_trainer, resolve_options
+from mer.training.registry import get_trainer, resolve_options
 
 HPARAMS: dict[str, Any] = {"input_size": 16, "widths": (8, 8, 16), "embed_dim": 16}
 CONFIG = TrainConfig(device="cpu", seed=0)
@@ -52,7 +51,8 @@ def _run(data: FeatureSet, macro: FeatureSet | None, fold_index: int = 0,
     fold = loso_folds(sorted(set(data.subjects)), n_val_subjects=1, seed=0)[fold_index]
     return get_trainer("meta_auxiliary")("lightman", HPARAMS, config, data, fold,
                                          init_state=None, macro=macro,
-                                         options={**FAST, **options}, progress=False)
+                                         options=resolve_options("meta_auxiliary", {**FAST, **options}),
+                                         progress=False)
 
 
 def test_episodes_are_class_balanced_and_disjoint() -> None:
@@ -145,13 +145,14 @@ def test_beats_chance_on_a_toy_set(toy: FeatureSet, macro: FeatureSet) -> None:
 
 
 def test_options_are_checked(toy: FeatureSet, macro: FeatureSet) -> None:
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['epochs'\]"):
+    with pytest.raises(ValueError, match="epochs: Extra inputs are not permitted"):
         resolve_options("meta_auxiliary", {"epochs": 3})
-    with pytest.raises(ValueError, match="inner_lr"):
-        MetaAuxOptions(inner_lr=0.0)
+    with pytest.raises(ValueError, match="inner_lr: Input should be greater than 0"):
+        resolve_options("meta_auxiliary", {"inner_lr": 0.0})
     with pytest.raises(ValueError, match="macro-expression clips"):
         _run(toy, None)
     fold = loso_folds(sorted(set(toy.subjects)), n_val_subjects=1, seed=0)[0]
     with pytest.raises(ValueError, match="auxiliary alignment head"):
         get_trainer("meta_auxiliary")("ststnet", {}, CONFIG, toy, fold, init_state=None,
-                                      macro=macro, options=FAST, progress=False)
+                                      macro=macro, options=resolve_options("meta_auxiliary", FAST),
+                                      progress=False)
