@@ -18,7 +18,7 @@ def _median_reference(x: torch.Tensor, size: int) -> torch.Tensor:
     return win.median(dim=-1).values
 
 
-@pytest.mark.parametrize("size", [3, 5])
+@pytest.mark.parametrize("size", [3, 5, 7])
 def test_median_network_is_exact(size: int) -> None:
     x = torch.randn(2, 2, 19, 23)
     x[0, 0, :5] = 0.5  # ties
