@@ -124,10 +124,11 @@ def _run_chunks(
 ) -> torch.Tensor:
     """Solve the batch in chunks of at most ``_CHUNK`` pairs, at least one chunk per CPU thread.
 
-    On CPU with ``torch.get_num_threads()`` = n > 1 and several chunks, the chunks run on n Python
-    threads, each with single-threaded torch ops (torch releases the GIL inside ops): this keeps
-    each chunk in one core's cache and avoids the synchronisation of intra-op parallelism on small
-    tensors. The torch thread count is set to 1 for the duration of the call and then restored.
+    On CPU the torch ops run single-threaded (the thread count is set to 1 for the duration of the
+    call and then restored) and the chunks run on up to ``torch.get_num_threads()`` Python threads
+    (torch releases the GIL inside ops): this keeps each chunk in one core's cache and avoids the
+    synchronisation of intra-op parallelism on small tensors, which on a busy machine made one
+    large pair several times slower than on one thread.
     """
     threads = torch.get_num_threads()
     chunk = min(_CHUNK, -(-i0.shape[0] // threads)) if i0.device.type == "cpu" else _CHUNK
@@ -138,11 +139,13 @@ def _run_chunks(
             start = init[s : s + chunk] if init is not None else None
             return _tvl1(i0[s : s + chunk], i1[s : s + chunk], p, start)
 
-    workers = min(threads, len(starts))
-    if i0.device.type != "cpu" or workers <= 1:
+    if i0.device.type != "cpu":
         return torch.cat([solve(s) for s in starts])
+    workers = min(threads, len(starts))
     torch.set_num_threads(1)
     try:
+        if workers <= 1:
+            return torch.cat([solve(s) for s in starts])
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tvl1") as pool:
             return torch.cat(list(pool.map(solve, starts)))
     finally:
