@@ -74,7 +74,3 @@ def test_remap_far_outside_reads_zero_and_matches_opencv() -> None:
     outside = (np.abs(flow[0]) > 30) | (np.abs(flow[1]) > 30)
     assert outside.sum() > 50 and np.all(ours[outside & (np.abs(xx + flow[0] - 12) > 16)] == 0)
 
-
-def test_median_filter_rejects_even_size() -> None:
-    with pytest.raises(ValueError, match="odd"):
-        median_filter(torch.zeros(1, 1, 8, 8), 4)
