@@ -53,6 +53,8 @@ def tvl1_flow(
     frame0: torch.Tensor | np.ndarray,
     frame1: torch.Tensor | np.ndarray,
     params: TVL1Params | None = None,
+    *,
+    initial_flow: torch.Tensor | None = None,
     **overrides: Any,
 ) -> torch.Tensor:
     """Dense TV-L1 optical flow from ``frame0`` to ``frame1`` for one pair or a batch of pairs.
@@ -63,6 +65,9 @@ def tvl1_flow(
             float32.
         frame1: same shape as ``frame0``.
         params: a :class:`TVL1Params`; default OpenCV's defaults.
+        initial_flow: optional start, (B, 2, H, W) or (2, H, W) float flow in pixels as returned
+            (OpenCV's ``useInitialFlow``): it is resized down the pyramid (bilinear, times
+            ``scale_step`` per level) and the coarsest level starts from it instead of zero.
         **overrides: fields of :class:`TVL1Params` to change (``tau``, ``lambda_``, ``theta``,
             ``nscales``, ``warps``, ``epsilon``, ``inner_iterations``, ``outer_iterations``,
             ``scale_step``, ``gamma``, ``median_filtering``).
@@ -90,30 +95,57 @@ def tvl1_flow(
         )
     if i0.device != i1.device:
         raise ValueError(f"tvl1_flow: frames on different devices ({i0.device}, {i1.device})")
-    flow = _run_chunks(i0, i1, p)
+    init = _initial_flow(initial_flow, i0)
+    flow = _run_chunks(i0, i1, p, init)
     return flow[0] if squeeze else flow
 
 
-def _run_chunks(i0: torch.Tensor, i1: torch.Tensor, p: TVL1Params) -> torch.Tensor:
-    """Solve the batch in chunks of ``_CHUNK`` pairs.
+def _initial_flow(flow: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+    """Check an initial flow against the (B, 1, H, W) frames and return it as (B, 2, H, W) float32."""
+    if flow is None:
+        return None
+    b, _, h, w = like.shape
+    init = flow[None] if flow.ndim == 3 else flow
+    if tuple(init.shape) != (b, 2, h, w):
+        raise ValueError(
+            f"tvl1_flow: initial_flow must be {(b, 2, h, w)} (or {(2, h, w)} for one pair), got "
+            f"{tuple(flow.shape)}"
+        )
+    if init.device != like.device:
+        raise ValueError(f"tvl1_flow: initial_flow is on {init.device}, the frames on {like.device}")
+    init = init.to(torch.float32)
+    if not bool(torch.isfinite(init).all()):
+        raise ValueError("tvl1_flow: initial_flow has NaN or infinite values")
+    return init
 
-    On CPU with ``torch.get_num_threads()`` = n > 1 and several chunks, the chunks run on n Python
-    threads, each with single-threaded torch ops (torch releases the GIL inside ops): this keeps
-    each chunk in one core's cache and avoids the synchronisation of intra-op parallelism on small
-    tensors. The torch thread count is set to 1 for the duration of the call and then restored.
+
+def _run_chunks(
+    i0: torch.Tensor, i1: torch.Tensor, p: TVL1Params, init: torch.Tensor | None
+) -> torch.Tensor:
+    """Solve the batch in chunks of at most ``_CHUNK`` pairs, at least one chunk per CPU thread.
+
+    On CPU the torch ops run single-threaded (the thread count is set to 1 for the duration of the
+    call and then restored) and the chunks run on up to ``torch.get_num_threads()`` Python threads
+    (torch releases the GIL inside ops): this keeps each chunk in one core's cache and avoids the
+    synchronisation of intra-op parallelism on small tensors, which on a busy machine made one
+    large pair several times slower than on one thread.
     """
-    starts = range(0, i0.shape[0], _CHUNK)
+    threads = torch.get_num_threads()
+    chunk = min(_CHUNK, -(-i0.shape[0] // threads)) if i0.device.type == "cpu" else _CHUNK
+    starts = range(0, i0.shape[0], chunk)
 
     def solve(s: int) -> torch.Tensor:
         with torch.no_grad():
-            return _tvl1(i0[s : s + _CHUNK], i1[s : s + _CHUNK], p)
+            start = init[s : s + chunk] if init is not None else None
+            return _tvl1(i0[s : s + chunk], i1[s : s + chunk], p, start)
 
-    workers = min(torch.get_num_threads(), len(starts))
-    if i0.device.type != "cpu" or workers <= 1:
+    if i0.device.type != "cpu":
         return torch.cat([solve(s) for s in starts])
-    threads = torch.get_num_threads()
+    workers = min(threads, len(starts))
     torch.set_num_threads(1)
     try:
+        if workers <= 1:
+            return torch.cat([solve(s) for s in starts])
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tvl1") as pool:
             return torch.cat(list(pool.map(solve, starts)))
     finally:
@@ -157,9 +189,10 @@ def _as_batch(frame: torch.Tensor | np.ndarray, name: str) -> tuple[torch.Tensor
     return frame * 255.0, squeeze
 
 
-def _tvl1(i0: torch.Tensor, i1: torch.Tensor, p: TVL1Params) -> torch.Tensor:
+def _tvl1(i0: torch.Tensor, i1: torch.Tensor, p: TVL1Params, init: torch.Tensor | None) -> torch.Tensor:
     """Coarse-to-fine TV-L1 on checked (B, 1, H, W) float32 frames on the 0..255 scale."""
     pyr0, pyr1 = [i0], [i1]
+    u = init
     for _ in range(1, p.nscales):
         h, w = pyr0[-1].shape[-2:]
         size = pyramid_size(h, w, p.scale_step)
@@ -168,9 +201,11 @@ def _tvl1(i0: torch.Tensor, i1: torch.Tensor, p: TVL1Params) -> torch.Tensor:
         inv = (1.0 / p.scale_step, 1.0 / p.scale_step)
         pyr0.append(resize_linear(pyr0[-1], size, inv))
         pyr1.append(resize_linear(pyr1[-1], size, inv))
+        if u is not None:  # the initial flow goes down the pyramid as the frames, scaled
+            u = resize_linear(u, size, inv).mul_(p.scale_step)
     b = i0.shape[0]
     h, w = pyr0[-1].shape[-2:]
-    u = torch.zeros((b, 2, h, w), dtype=i0.dtype, device=i0.device)
+    u = torch.zeros((b, 2, h, w), dtype=i0.dtype, device=i0.device) if u is None else u.clone()
     for level in range(len(pyr0) - 1, -1, -1):
         _solve_level(pyr0[level], pyr1[level], u, p)
         if level == 0:

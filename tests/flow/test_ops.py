@@ -18,7 +18,7 @@ def _median_reference(x: torch.Tensor, size: int) -> torch.Tensor:
     return win.median(dim=-1).values
 
 
-@pytest.mark.parametrize("size", [3, 5])
+@pytest.mark.parametrize("size", [3, 5, 7])
 def test_median_network_is_exact(size: int) -> None:
     x = torch.randn(2, 2, 19, 23)
     x[0, 0, :5] = 0.5  # ties
@@ -59,3 +59,18 @@ def test_matches_opencv_building_blocks() -> None:
     ref = cv2.resize(img, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_LINEAR)
     ours = resize_linear(t, ref.shape, (1.25, 1.25))[0, 0].numpy()
     assert np.abs(ref - ours).max() < 1e-5
+
+
+def test_remap_far_outside_reads_zero_and_matches_opencv() -> None:
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(1)
+    img = rng.random((20, 26)).astype(np.float32)
+    flow = rng.uniform(-40, 40, (2, 20, 26)).astype(np.float32)
+    flow[:, :, :5] = rng.uniform(-4, 4, (2, 20, 5))  # some taps straddle the border
+    yy, xx = np.mgrid[0:20, 0:26].astype(np.float32)
+    ref = cv2.remap(img, xx + flow[0], yy + flow[1], cv2.INTER_CUBIC)
+    ours = remap_cubic(torch.from_numpy(img)[None, None], torch.from_numpy(flow)[None])[0, 0].numpy()
+    assert np.abs(ref - ours).max() < 1e-3
+    outside = (np.abs(flow[0]) > 30) | (np.abs(flow[1]) > 30)
+    assert outside.sum() > 50 and np.all(ours[outside & (np.abs(xx + flow[0] - 12) > 16)] == 0)
+

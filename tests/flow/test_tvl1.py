@@ -152,6 +152,41 @@ def test_fast_preset_runs(pairs) -> None:
     assert _epe(est, truth) < 0.3
 
 
+def test_initial_flow_seeds_the_solver(pairs) -> None:
+    """One level cannot reach a 6 px shift from zero; started at the truth it stays there."""
+    frame1 = _grey("camera")
+    truth = np.zeros((2, SIZE, SIZE), np.float32)
+    truth[0], truth[1] = 6.0, -4.0
+    f0, f1 = torch.from_numpy(_frame0_from(frame1, truth)), torch.from_numpy(frame1)
+    one_level = QUICK.replace(nscales=1)
+    cold = tvl1_flow(f0, f1, one_level).numpy()
+    warm = tvl1_flow(f0, f1, one_level, initial_flow=torch.from_numpy(truth)).numpy()
+    assert _epe(warm, truth, margin=12) < 0.2
+    assert _epe(cold, truth, margin=12) > 1.0
+
+
+def test_initial_flow_matches_opencv_use_initial_flow(pairs) -> None:
+    cv2 = pytest.importorskip("cv2")
+    f0, f1, truth = pairs[2]
+    init = (0.5 * truth).astype(np.float32)
+    solver = cv2.optflow.DualTVL1OpticalFlow_create()
+    solver.setWarpingsNumber(QUICK.warps)
+    solver.setInnerIterations(QUICK.inner_iterations)
+    solver.setOuterIterations(QUICK.outer_iterations)
+    solver.setUseInitialFlow(True)
+    ref = solver.calc(f0, f1, np.ascontiguousarray(init.transpose(1, 2, 0)).copy()).transpose(2, 0, 1)
+    ours = tvl1_flow(f0, f1, QUICK, initial_flow=torch.from_numpy(init)).numpy()
+    assert float(np.hypot(*(ours - ref)).mean()) < 0.02
+
+
+def test_initial_flow_bad_shape_raises(pairs) -> None:
+    f0, f1, _ = pairs[0]
+    with pytest.raises(ValueError, match="initial_flow must be"):
+        tvl1_flow(f0, f1, TINY, initial_flow=torch.zeros(2, SIZE, SIZE + 1))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        tvl1_flow(f0, f1, TINY, initial_flow=torch.full((2, SIZE, SIZE), float("nan")))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_matches_cpu(pairs) -> None:
     f0, f1, _ = pairs[1]
