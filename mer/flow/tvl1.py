@@ -28,6 +28,7 @@ other pairs in its batch.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,6 +46,10 @@ MIN_SIZE = 16
 #: Pairs solved together. Small chunks keep the working set (about 80 bytes a pixel) in the CPU
 #: cache; results do not depend on it.
 _CHUNK = 8
+
+#: Held while a call has set torch's process-wide thread count to 1 (two calls in threads of one
+#: process would otherwise restore each other's count).
+_THREADS_LOCK = threading.Lock()
 
 _FLT_EPSILON = float(np.finfo(np.float32).eps)
 
@@ -124,8 +129,8 @@ def _run_chunks(
 ) -> torch.Tensor:
     """Solve the batch in chunks of at most ``_CHUNK`` pairs, at least one chunk per CPU thread.
 
-    On CPU the torch ops run single-threaded (the thread count is set to 1 for the duration of the
-    call and then restored) and the chunks run on up to ``torch.get_num_threads()`` Python threads
+    On CPU the torch ops run single-threaded (the process-wide thread count is set to 1 for the
+    duration of the call, under :data:`_THREADS_LOCK`, and then restored) and the chunks run on up to ``torch.get_num_threads()`` Python threads
     (torch releases the GIL inside ops): this keeps each chunk in one core's cache and avoids the
     synchronisation of intra-op parallelism on small tensors, which on a busy machine made one
     large pair several times slower than on one thread.
@@ -142,14 +147,15 @@ def _run_chunks(
     if i0.device.type != "cpu":
         return torch.cat([solve(s) for s in starts])
     workers = min(threads, len(starts))
-    torch.set_num_threads(1)
-    try:
-        if workers <= 1:
-            return torch.cat([solve(s) for s in starts])
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tvl1") as pool:
-            return torch.cat(list(pool.map(solve, starts)))
-    finally:
-        torch.set_num_threads(threads)
+    with _THREADS_LOCK:
+        torch.set_num_threads(1)
+        try:
+            if workers <= 1:
+                return torch.cat([solve(s) for s in starts])
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tvl1") as pool:
+                return torch.cat(list(pool.map(solve, starts)))
+        finally:
+            torch.set_num_threads(threads)
 
 
 def _as_batch(frame: torch.Tensor | np.ndarray, name: str) -> tuple[torch.Tensor, bool]:
