@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CorpusFormat = Literal["casme2", "samm", "smic", "casme3", "mmew", "ckplus"]
 
@@ -73,31 +81,69 @@ class FacesParams(Section):
     on_bad_frame: Literal["exclude", "fail"] = "exclude"
 
 
-class FlowParams(Section):
-    """TV-L1 optical flow, named and defaulted as OpenCV's DualTVL1 (``lambda`` included)."""
+class TVL1Params(Section):
+    """TV-L1 optical flow parameters; names and defaults are OpenCV's ``DualTVL1OpticalFlow``.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    The values mean what they mean in OpenCV on 8-bit intensities (0..255): frames in [0, 1] are
+    multiplied by 255 before the solver runs, as OpenCV does with float input.
 
-    tau: float = 0.25
-    lambda_: float = Field(default=0.15, alias="lambda")
-    theta: float = 0.3
-    nscales: int = 5
-    warps: int = 5
-    epsilon: float = 0.01
-    inner_iterations: int = 30
-    outer_iterations: int = 10
-    scale_step: float = 0.8
-    gamma: float = 0.0
+    Attributes:
+        tau: time step of the primal-dual scheme (stable for tau <= 0.25).
+        lambda_: weight of the L1 data term (``lambda`` in OpenCV and params.yaml).
+        theta: coupling between the flow ``u`` and its auxiliary ``v``.
+        nscales: number of pyramid levels; fewer are used when a level would be under 16 px.
+        warps: number of warpings of frame 1 per level.
+        epsilon: stopping threshold: a level's inner loop stops when the mean over pixels of
+            ``|u_new - u_old|^2`` falls to ``epsilon^2`` or below.
+        inner_iterations: iterations between two median filterings.
+        outer_iterations: median filterings per warp (each followed by up to
+            ``inner_iterations`` iterations).
+        scale_step: ratio between the sizes of two pyramid levels.
+        gamma: weight of the illumination term. Only 0 is supported (OpenCV's default).
+        median_filtering: size of the median filter applied to the flow (1 or less: none; odd).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
+                              allow_inf_nan=False)
+
+    tau: float = Field(default=0.25, gt=0)
+    lambda_: float = Field(default=0.15, gt=0, alias="lambda")
+    theta: float = Field(default=0.3, gt=0)
+    nscales: int = Field(default=5, ge=1)
+    warps: int = Field(default=5, ge=1)
+    epsilon: float = Field(default=0.01, ge=0)
+    inner_iterations: int = Field(default=30, ge=1)
+    outer_iterations: int = Field(default=10, ge=1)
+    scale_step: float = Field(default=0.8, gt=0, lt=1)
+    gamma: float = Field(default=0.0, ge=0, le=0)  # only 0: the illumination term is not implemented
     median_filtering: int = 5
+
+    @field_validator("median_filtering")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value > 1 and value % 2 == 0:
+            raise ValueError(f"must be odd (or <= 1 for no median filter), got {value}")
+        return value
+
+    def solver(self) -> TVL1Params:
+        """The solver's parameters alone (a :class:`FlowParams` has stage settings besides)."""
+        return TVL1Params.model_validate({name: getattr(self, name)
+                                          for name in TVL1Params.model_fields})
+
+    def replace(self, **changes: Any) -> TVL1Params:
+        """A validated copy with some fields changed (``lambda`` or ``lambda_``)."""
+        if "lambda_" in changes:
+            changes["lambda"] = changes.pop("lambda_")
+        return type(self).model_validate({**self.model_dump(by_alias=True), **changes})
+
+
+class FlowParams(TVL1Params):
+    """The flow stage: the solver's parameters (``tau``, ``lambda``, ...) and the stage's own."""
+
     batch_size: int = Field(default=32, ge=1)  # flow pairs solved together
     apex_to_offset: bool = False  # also compute apex -> offset flow
     max_magnitude: float = Field(default=20.0, gt=0)  # gate: larger mean flow (px) is an error
     apex_spotter: Literal["max_difference", "middle", "rigid_residual"] = "middle"
-
-    def tvl1(self) -> dict[str, float | int]:
-        """The solver's keyword arguments (``lambda_`` spelled as the Python name)."""
-        return self.model_dump(exclude={"batch_size", "apex_to_offset", "max_magnitude",
-                                        "apex_spotter"})
 
 
 class PretrainParams(Section):

@@ -88,8 +88,6 @@ def tvl1_flow(
     """
     p = params if params is not None else TVL1Params()
     if overrides:
-        if "lambda" in overrides:
-            overrides["lambda_"] = overrides.pop("lambda")
         p = p.replace(**overrides)
     i0, squeeze = _as_batch(frame0, "frame0")
     i1, _ = _as_batch(frame1, "frame1")

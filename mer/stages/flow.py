@@ -20,9 +20,8 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
-from mer.config import FlowParams
+from mer.config import FlowParams, TVL1Params
 from mer.data.atomic import atomic_path
-from mer.flow import TVL1Params
 from mer.flow.features import ClipFlow, ClipInput, clip_flows, to_grey
 
 FLOW_SCHEMA = pa.schema([
@@ -92,7 +91,7 @@ def compute_flow(clips: pa.Table, faces: pa.Table, faces_dir: Path, out_dir: Pat
     """Flow for every aligned clip, ``params.batch_size`` clips at a time; return the table."""
     aligned = {(f["dataset"], f["clip"]): f for f in faces.to_pylist() if f["status"] == "aligned"}
     todo = [c for c in clips.to_pylist() if (c["dataset"], c["clip"]) in aligned]
-    solver = TVL1Params.from_mapping(params.tvl1())
+    solver = params.solver()
     rows = []
     with tqdm(total=len(todo), desc="flow", unit="clip", mininterval=2) as progress:
         for start in range(0, len(todo), params.batch_size):

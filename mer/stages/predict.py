@@ -86,13 +86,12 @@ def clip_inputs(frames: list[np.ndarray], onset: int, apex: int | None, params: 
     :func:`mer.stages.train.load_features`), onset and apex indices and whether the apex was
     spotted."""
     from mer.faces import align_clip  # noqa: PLC0415 - loads dlib's models
-    from mer.flow import TVL1Params  # noqa: PLC0415
     from mer.flow.features import ClipInput, clip_flows, to_grey  # noqa: PLC0415
 
     aligned = align_clip(frames, size=params.faces.size, margin=params.faces.margin,
                          reference=onset, clip=where)
     item = ClipInput(aligned.frames, onset, apex, where, params.flow.apex_spotter)
-    flow = clip_flows([item], TVL1Params.from_mapping(params.flow.tvl1()))[0]
+    flow = clip_flows([item], params.flow.solver())[0]
     grey = to_grey(aligned.frames, where).astype(np.float32) / 255.0
     inputs = {"flow": torch.from_numpy(np.stack([flow.u, flow.v, flow.strain])[None]),
               "apex": torch.from_numpy(grey[flow.apex_index][None, None].copy()),

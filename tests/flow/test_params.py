@@ -1,11 +1,11 @@
-"""TVL1Params: OpenCV's names and defaults, building from a params.yaml-like dict."""
+"""TVL1Params: OpenCV's names and defaults, validated when built from a params.yaml-like dict."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
+from pydantic import ValidationError
 
+from mer.config import FlowParams
 from mer.flow import FAST, PRESETS, TVL1Params
 
 
@@ -18,21 +18,28 @@ def test_defaults_are_opencv_defaults() -> None:
 
 
 def test_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         TVL1Params().tau = 0.1  # type: ignore[misc]
 
 
-def test_from_mapping_with_lambda_key_round_trips() -> None:
-    p = TVL1Params.from_mapping({"lambda": 0.3, "warps": 3})
+def test_lambda_is_spelled_as_in_opencv_and_round_trips() -> None:
+    p = TVL1Params.model_validate({"lambda": 0.3, "warps": 3})
     assert p.lambda_ == 0.3 and p.warps == 3
-    assert TVL1Params.from_mapping(p.to_mapping()) == p
+    assert TVL1Params.model_validate(p.model_dump(by_alias=True)) == p
+    assert p.replace(**{"lambda": 0.2}).lambda_ == 0.2 == p.replace(lambda_=0.2).lambda_
+
+
+def test_the_flow_stage_params_are_the_solver_params_and_its_own() -> None:
+    stage = FlowParams.model_validate({"lambda": 0.3, "batch_size": 4})
+    assert stage.solver() == TVL1Params(lambda_=0.3)
+    assert set(FlowParams.model_fields) - set(TVL1Params.model_fields) == {
+        "batch_size", "apex_to_offset", "max_magnitude", "apex_spotter"}
 
 
 @pytest.mark.parametrize(
     ("values", "match"),
     [
-        ({"lamda": 0.3}, "unknown key"),
-        ({"lambda": 0.3, "lambda_": 0.2}, "not both"),
+        ({"lamda": 0.3}, "lamda"),
         ({"warps": 0}, "warps"),
         ({"warps": 2.5}, "integer"),
         ({"gamma": 0.1}, "gamma"),
@@ -40,6 +47,6 @@ def test_from_mapping_with_lambda_key_round_trips() -> None:
         ({"tau": float("nan")}, "finite"),
     ],
 )
-def test_from_mapping_rejects(values, match) -> None:
-    with pytest.raises(ValueError, match=match):
-        TVL1Params.from_mapping(values)
+def test_bad_values_are_named(values, match) -> None:
+    with pytest.raises(ValidationError, match=match):
+        TVL1Params.model_validate(values)
