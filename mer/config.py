@@ -249,21 +249,43 @@ class EvaluateParams(Section):
     baseline: str = "flow_logreg"  # the named baseline every model is compared with
 
 
-class MA2MIParams(Section):
-    """MA2MI pretraining (stage `pretrain`, docs/ma2mi.md) of a model's encoders on macro clips."""
+class MA2MIConfig(Section):
+    """How MA2MI pretrains (docs/ma2mi.md).
 
-    model: Literal["miacnet"] = "miacnet"  # the registered model whose encoders are pretrained
-    hparams: dict[str, Any] = Field(default_factory=dict)  # = the finetuned entry's hparams
+    Attributes:
+        epochs: passes; each draws ``samples_per_clip`` new triplets per clip.
+        batch_size: triplets per optimisation step.
+        lr: AdamW learning rate (cosine annealed to 0 over the epochs).
+        weight_decay: AdamW's decoupled weight decay.
+        samples_per_clip: triplets ``(t-k, t, t+k)`` drawn per clip and epoch.
+        max_step: largest frame step ``k``.
+        gradient_weight: weight of the image-gradient L1 term (0 = plain L1).
+        hflip: flip half of the triplets left-right.
+        seed: seeds the initialisation, the triplets, their order and the flips.
+    """
+
     epochs: int = Field(default=12, ge=1)
     batch_size: int = Field(default=32, ge=1)
     lr: float = Field(default=2e-3, gt=0)
     weight_decay: float = Field(default=1e-4, ge=0)
-    samples_per_clip: int = Field(default=8, ge=1)  # triplets (t-k, t, t+k) per clip and epoch
-    max_step: int = Field(default=3, ge=1)  # largest k, frames
-    gradient_weight: float = Field(default=0.5, ge=0)  # image-gradient L1 term
+    samples_per_clip: int = Field(default=8, ge=1)
+    max_step: int = Field(default=3, ge=1)
+    gradient_weight: float = Field(default=0.5, ge=0)
     hflip: bool = True
     seed: int = 0
+
+
+class MA2MIParams(MA2MIConfig):
+    """Stage `pretrain` (docs/ma2mi.md): MA2MI's settings and which model's encoders it trains."""
+
+    model: Literal["miacnet"] = "miacnet"  # the registered model whose encoders are pretrained
+    hparams: dict[str, Any] = Field(default_factory=dict)  # = the finetuned entry's hparams
     on_overlap: Literal["exclude", "accept"] = "exclude"  # macro subjects also in micro corpus
+
+    def config(self) -> MA2MIConfig:
+        """MA2MI's settings alone."""
+        return MA2MIConfig.model_validate({name: getattr(self, name)
+                                           for name in MA2MIConfig.model_fields})
 
 
 class RetrainParams(Section):

@@ -6,7 +6,8 @@
 - :mod:`mer.pretraining.transfer`: complete a partial pretrained state into a ``fit`` init state.
 """
 
-from mer.pretraining.ma2mi import MA2MIConfig, MA2MIResult, prepare_clips, pretrain
+from mer.config import MA2MIConfig
+from mer.pretraining.ma2mi import MA2MIResult, prepare_clips, pretrain
 from mer.pretraining.overlap import (
     OverlapDecision,
     SubjectOverlap,

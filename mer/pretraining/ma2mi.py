@@ -31,52 +31,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from mer.config import MA2MIConfig
 from mer.models.base import resize
 from mer.models.miacnet import PRETRAINED_PREFIXES, ConvEncoder, MIACNet, PositionGate
 from mer.training.fit import deterministic_algorithms
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MA2MIConfig:
-    """How to pretrain.
-
-    Attributes:
-        epochs: passes; each draws ``samples_per_clip`` new triplets per clip.
-        batch_size: triplets per optimisation step.
-        lr: AdamW learning rate (cosine annealed to 0 over the epochs).
-        weight_decay: AdamW's decoupled weight decay.
-        samples_per_clip: triplets ``(t-k, t, t+k)`` drawn per clip and epoch.
-        max_step: largest frame step ``k``.
-        gradient_weight: weight of the image-gradient L1 term (0 = plain L1).
-        hflip: flip half of the triplets left-right.
-        seed: seeds the initialisation, the triplets, their order and the flips.
-
-    Raises:
-        ValueError: on construction, if a value is out of range (named).
-    """
-
-    epochs: int = 12
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    samples_per_clip: int = 8
-    max_step: int = 3
-    gradient_weight: float = 0.5
-    hflip: bool = True
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
-                  "lr": self.lr > 0, "weight_decay": self.weight_decay >= 0,
-                  "samples_per_clip": self.samples_per_clip >= 1, "max_step": self.max_step >= 1,
-                  "gradient_weight": self.gradient_weight >= 0}
-        bad = [f"{name}={getattr(self, name)!r}" for name, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"MA2MIConfig: out of range: {', '.join(bad)} (epochs, batch_size, "
-                             "samples_per_clip, max_step >= 1; lr > 0; weight_decay, "
-                             "gradient_weight >= 0)")
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,7 @@ import csv
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ from mer.flow.features import to_grey
 from mer.models import create_model
 from mer.models.miacnet import PRETRAINED_PREFIXES
 from mer.pretraining import (
-    MA2MIConfig,
     complete_state,
     find_overlap,
     prepare_clips,
@@ -43,11 +42,6 @@ from mer.pretraining import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-def ma2mi_config(params: MA2MIParams) -> MA2MIConfig:
-    """The library's configuration from the params.yaml section."""
-    return MA2MIConfig(**params.model_dump(exclude={"model", "hparams", "on_overlap"}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        params.on_overlap, [o.macro_subject for o in overlap])
     frames = [f for f, keep in zip(macro.frames, decision.keep, strict=True) if keep]
     start = time.perf_counter()
-    result = pretrain(frames, model, ma2mi_config(params), progress=not args.no_progress)
+    result = pretrain(frames, model, params.config(), progress=not args.no_progress)
     seconds = time.perf_counter() - start
     state = complete_state(model, result.state_dict, seed=params.seed, source="MA2MI encoders")
     with atomic_path(args.out) as tmp:
@@ -151,7 +145,7 @@ def _merged(args: argparse.Namespace, params: MA2MIParams, macro: MacroClips,
         "stage": "pretrain",
         "method": "ma2mi",
         "params": params.model_dump(mode="json"),
-        "ma2mi_config": asdict(ma2mi_config(params)),
+        "ma2mi_config": params.config().model_dump(),
         "init_seed": params.seed,
         "pretrained_prefixes": list(PRETRAINED_PREFIXES),
         "n_pretrained_keys": len(result.state_dict),
