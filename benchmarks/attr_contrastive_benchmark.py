@@ -19,7 +19,6 @@ per-fold and total seconds, then UF1/UAR from ``mer.evaluation.report.summarise`
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import time
@@ -120,7 +119,7 @@ def main() -> None:
     described = int((data.inputs["au_text"].norm(dim=1) > 0).sum())
     print(f"{len(data)} clips ({described} with AU text), {len(set(data.subjects))} subjects, "
           f"{args.threads} torch threads", flush=True)
-    config = dataclasses.replace(CONFIG, epochs=args.epochs)
+    config = CONFIG.model_copy(update={"epochs": args.epochs})
     hparams = {**HPARAMS, "input_size": args.input_size}
     frames = [run(data, lam, args.max_folds, config, hparams, args.temperature)
               for lam in args.lambdas]

@@ -23,7 +23,7 @@ from flows.runners import task_runner
 from mer.config import load_params
 from mer.models import create_model
 from mer.stages.train import TrainJob, labelled_subjects, load_features, make_job, write_outputs
-from mer.training import FeatureSet, FoldResult, TrainConfig, fit
+from mer.training import FeatureSet, FoldResult, fit
 from mer.training.robustness import perturb_fold, restore_positions
 from mer.training.registry import get_trainer
 
@@ -32,7 +32,7 @@ from mer.training.registry import get_trainer
 def pretrain_macro(job: TrainJob, macro: FeatureSet) -> dict[str, torch.Tensor]:
     """Supervised pretraining on the labelled macro-expression clips (transfer learning)."""
     settings = job.params.pretrain
-    config = TrainConfig(**{**vars(job.config), "epochs": settings.epochs, "lr": settings.lr})
+    config = job.config.model_copy(update={"epochs": settings.epochs, "lr": settings.lr})
     model = create_model(job.params.name, **job.params.hparams)
     return fit(model, macro, config, progress=True, progress_desc="pretrain macro").state_dict
 

@@ -146,6 +146,36 @@ class FlowParams(TVL1Params):
     apex_spotter: Literal["max_difference", "middle", "rigid_residual"] = "middle"
 
 
+class TrainConfig(Section):
+    """How to fit a model: a fixed number of epochs of AdamW on a cross-entropy loss.
+
+    Attributes:
+        epochs: passes over the training clips (fixed; never chosen on the test subject).
+        batch_size: clips per optimisation step (the epoch is split into near-equal batches).
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW's decoupled weight decay.
+        seed: seeds the weight initialisation, batch order and augmentation (a model entry's
+            seeds come from ``train.seeds``).
+        lr_schedule: ``"constant"``, or ``"cosine"`` annealing from ``lr`` to 0 over the epochs.
+        hflip: flip half of the training clips left-right (the flow's ``u`` is negated).
+        max_shift: random translation of training clips by up to this fraction of the image side
+            (each axis, whole pixels at the model's input size, edges replicated); 0 = none.
+        class_weighting: weight the loss by inverse class frequency of the training clips.
+        device: ``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA if available, else CPU).
+    """
+
+    epochs: int = Field(default=30, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=1e-4, ge=0)
+    seed: int = 0
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
+    hflip: bool = True
+    max_shift: float = Field(default=0.05, ge=0, lt=0.5)
+    class_weighting: bool = True
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+
+
 class PretrainParams(Section):
     """How a model's weights are initialised before LOSO finetuning.
 
@@ -163,7 +193,9 @@ class PretrainParams(Section):
 class ModelParams(Section):
     """One registered model: its hyper-parameters, its training config and its pretraining.
 
-    ``train`` holds :class:`mer.training.TrainConfig` fields (checked when the stage builds it).
+    ``train`` holds :class:`TrainConfig` fields but ``seed`` (``train.seeds``), checked here;
+    ``hparams`` and ``trainer_options`` are checked against the model and trainer registries
+    when `mer train` starts (:func:`mer.stages.train.make_job`), before any data is read.
     """
 
     name: str  # registry name (several entries may share one model with other settings)
@@ -172,6 +204,14 @@ class ModelParams(Section):
     pretrain: PretrainParams = PretrainParams()
     trainer: str = "supervised"  # see mer.training.registry
     trainer_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("train")
+    @classmethod
+    def _train_config(cls, train: dict[str, Any]) -> dict[str, Any]:
+        if "seed" in train:
+            raise ValueError("set the seeds in train.seeds, not in a model entry")
+        TrainConfig.model_validate(train)
+        return train
 
 
 class AblationParams(Section):

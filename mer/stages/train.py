@@ -48,14 +48,14 @@ class TrainJob:
 
     def for_seed(self, seed: int) -> TrainJob:
         """The same job trained with ``seed`` (weights, batch order, augmentation, noise)."""
-        return dataclasses.replace(self, config=dataclasses.replace(self.config, seed=seed),
+        return dataclasses.replace(self, config=self.config.model_copy(update={"seed": seed}),
                                    seeds=(seed,))
 
     def resolved(self) -> dict[str, Any]:
         """Every setting of this job with its default filled in (written beside its outputs)."""
         return {"name": self.params.name,
                 "hparams": {**default_hparams(self.params.name), **self.params.hparams},
-                "train": {k: v for k, v in asdict(self.config).items() if k != "seed"},
+                "train": self.config.model_dump(exclude={"seed"}),
                 "pretrain": self.params.pretrain.model_dump(mode="json"),
                 "trainer": self.params.trainer,
                 "trainer_options": self.options.model_dump(by_alias=True),
@@ -122,8 +122,6 @@ def make_job(params: Params, entry: str, subjects: Sequence[str], condition: str
         model = params.entry(entry)
     except ValueError as error:
         raise ValueError(f"params.yaml: {error}") from error
-    if "seed" in model.train:
-        raise ValueError(f"params.yaml {entry}.train.seed: set the seeds in train.seeds")
     try:
         config = TrainConfig(**{"seed": (seeds or params.train.seeds)[0], **model.train})
         unknown = sorted(set(model.hparams) - set(default_hparams(model.name)))

@@ -69,16 +69,16 @@ def test_seeds_share_the_folds() -> None:
 
 
 @pytest.mark.parametrize(("section", "entry", "match"), [
-    ("models", {"ststnet": {"name": "ststnet", "train": {"epoch": 3}}}, r"ststnet.*epoch"),
+    ("models", {"ststnet": {"name": "ststnet", "train": {"epoch": 3}}}, r"ststnet.train.*epoch"),
+    ("models", {"ststnet": {"name": "ststnet", "train": {"seed": 3}}}, "train.seeds"),
     ("models", {"ststnet": {"name": "ststnet", "hparams": {"dropuot": 0.1}}}, "dropuot"),
     ("models", {"ststnet": {"name": "ststnet", "trainer": "contrastive",
                             "trainer_options": {"temprature": 0.1}}}, "temprature"),
     ("models", {"ststnet": {"name": "ststnet", "trainer": "superviesd"}}, "superviesd"),
 ])
 def test_a_misspelt_setting_fails_before_any_work(section: str, entry: dict, match: str) -> None:
-    params = _params(**{section: entry, "ablations": {}})
-    with pytest.raises(ValueError, match=match):
-        make_job(params, "ststnet", SUBJECTS)
+    with pytest.raises(ValueError, match=match):  # when params.yaml is read, or the job made
+        make_job(_params(**{section: entry, "ablations": {}}), "ststnet", SUBJECTS)
 
 
 def test_an_ablation_must_name_a_known_base_and_valid_changes() -> None:
