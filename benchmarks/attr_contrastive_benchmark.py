@@ -13,7 +13,7 @@ as the pipeline left them (run ``dvc repro flow@micro`` first). The AU-text tabl
 is ``mer.stages.train.load_features`` plus the ``au_text`` inputs joined on dataset, subject and
 clip, i.e. what ``mer train --au-text`` builds. The folds are ``loso_folds`` with one validation
 subject, the settings :data:`HPARAMS` and :data:`CONFIG` (those proposed for params.yaml). Prints
-per-fold and total seconds, then UF1/UAR from ``mer.evaluation.report.summarise``.
+per-fold and total seconds, then UF1/UAR from ``mer.evaluation.results.summarise``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import pyarrow.parquet as pq
 import torch
 
 from mer.evaluation.folds import loso_folds
-from mer.evaluation.report import summarise
-from mer.stages.au_text import au_text_inputs, au_text_table
+from mer.evaluation.results import summarise
+from mer.facs.embeddings import au_text_inputs, au_text_table
 from mer.stages.train import load_features
 from mer.training import FeatureSet, TrainConfig
 from mer.training.registry import get_trainer, resolve_options

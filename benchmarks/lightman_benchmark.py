@@ -10,7 +10,7 @@ Usage::
 The data are the on-disk flow features (the embedded default: 136 micro clips over 16 subjects,
 49 labelled CK+ macro clips), the folds ``mer.evaluation.folds.loso_folds`` with one validation
 subject each (seed 0), the options :data:`VARIANTS` (``full`` is the proposed default). Prints
-per-variant wall and CPU seconds and the pooled UF1 / UAR (``mer.evaluation.report.summarise``).
+per-variant wall and CPU seconds and the pooled UF1 / UAR (``mer.evaluation.results.summarise``).
 With ``--label-noise`` / ``--shots-per-class`` the training clips of each fold are perturbed by
 ``mer.training.robustness.perturb_fold`` first.
 """
@@ -26,7 +26,7 @@ import torch
 
 from mer.config import ModelParams
 from mer.evaluation.folds import loso_folds
-from mer.evaluation.report import summarise
+from mer.evaluation.results import summarise
 from mer.stages.train import TrainJob, load_features, predictions_frame
 from mer.training import FeatureSet, FoldResult, TrainConfig
 from mer.training.robustness import perturb_fold, restore_positions

@@ -35,7 +35,7 @@ def results_text(root: Path) -> str:
                      f"{len(data.get('dropped', []))} clips dropped")
     metrics = root / "reports" / "metrics.json"
     if metrics.is_file():
-        from mer.evaluation.report import summary_table  # noqa: PLC0415
+        from mer.evaluation.results import summary_table  # noqa: PLC0415
 
         lines += ["", summary_table(json.loads(metrics.read_text(encoding="utf-8")))]
     titles = {"comparisons.md": "paired comparisons (A - B, 95% interval over subjects):",

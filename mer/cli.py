@@ -38,10 +38,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "run; verify hashes"),
     "export": ("mer.stages.export", "write the preprocessed inputs for other codebases (face "
                "crops, flow arrays, STSTNet, HTNet)"),
-    "predict": ("mer.stages.predict", "predict the emotion of one clip folder with a trained model"),
+    "predict": ("mer.stages.predict", "predict the emotion of a clip folder or a video with a "
+                "trained model"),
     "spot": ("mer.stages.spot", "find micro-expression intervals (onset, apex, offset) in a video"),
     "retrain": ("flows.retrain", "merge new annotated batches, retrain, promote if not worse"),
-    "schedule": ("flows.retrain:serve", "serve the retraining deployment on its cron (params.yaml)"),
+    "schedule": ("flows.retrain:serve", "serve the retraining deployment on its cron "
+                 "(params.yaml)"),
     "dev": ("mer.stages.dev", "make the development project: the pipeline on a corpus of another "
             "seed, where settings are chosen"),
     "run": ("flows.run", "run the whole pipeline as the Prefect flow `mer-pipeline`"),

@@ -115,7 +115,7 @@ class TVL1Params(Section):
     inner_iterations: int = Field(default=30, ge=1)
     outer_iterations: int = Field(default=10, ge=1)
     scale_step: float = Field(default=0.8, gt=0, lt=1)
-    gamma: float = Field(default=0.0, ge=0, le=0)  # only 0: the illumination term is not implemented
+    gamma: float = Field(default=0.0, ge=0, le=0)  # only 0: no illumination term is implemented
     median_filtering: int = 5
 
     @field_validator("median_filtering")

@@ -14,14 +14,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-import yaml
-
 from mer.config import load_params
-from mer.evaluation.folds import Fold
 from mer.evaluation.plots import write_figures, write_plot_data
-from mer.evaluation.report import (
+from mer.evaluation.results import (
     check_predictions,
+    read_model_predictions,
     summarise,
     summary_table,
     write_metrics,
@@ -29,25 +26,6 @@ from mer.evaluation.report import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-def read_model_predictions(predictions_dirs: Sequence[Path], models_dirs: Sequence[Path],
-                           entries: Sequence[str]) -> tuple[pd.DataFrame, dict[str, list[Fold]]]:
-    """Read each model entry's predictions and the folds recorded beside its checkpoints
-    (each entry's files are looked for in the given folders, in order)."""
-    frames, folds = [], {}
-    for entry in entries:
-        frames.append(pd.read_parquet(_first(predictions_dirs, f"{entry}.parquet")))
-        config = yaml.safe_load(_first(models_dirs, f"{entry}/config.yaml").read_text("utf-8"))
-        folds[entry] = [Fold(f["index"], f["test_subject"], tuple(f["train_subjects"]),
-                             tuple(f["val_subjects"])) for f in config["folds"]]
-    return pd.concat(frames, ignore_index=True), folds
-
-
-def _first(folders: Sequence[Path], name: str) -> Path:
-    """The first ``folder/name`` that exists (the last candidate, to be named, if none does)."""
-    candidates = [folder / name for folder in folders]
-    return next((path for path in candidates if path.exists()), candidates[-1])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

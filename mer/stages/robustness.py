@@ -19,8 +19,13 @@ from pathlib import Path
 from mer.config import load_params
 from mer.data.atomic import write_text
 from mer.data.errors import DataError
-from mer.evaluation.report import check_predictions, robustness_table, summarise, write_metrics
-from mer.stages.evaluate import read_model_predictions
+from mer.evaluation.results import (
+    check_predictions,
+    read_model_predictions,
+    robustness_table,
+    summarise,
+    write_metrics,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from mer.models import default_hparams
 from mer.data.atomic import atomic_path, write_text
 from mer.data.schema import LABELS
 from mer.evaluation.folds import Fold, loso_folds, subject_keys
-from mer.evaluation.report import PROB_COLUMNS, write_predictions
-from mer.stages.au_text import au_text_inputs
+from mer.evaluation.results import PROB_COLUMNS, write_predictions
+from mer.facs.embeddings import au_text_inputs
 from mer.training import FeatureSet, TrainConfig
 from mer.training.loso import FoldResult
 from mer.training.registry import TrainerOptions, resolve_options

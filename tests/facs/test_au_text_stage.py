@@ -15,7 +15,7 @@ import torch
 from mer.data.errors import DataError
 from mer.facs.text import KNOWN_ENCODERS, EncoderError, load_encoder
 from mer.stages import au_text
-from mer.stages.au_text import au_text_inputs, au_text_table, describe_clips
+from mer.facs.embeddings import au_text_inputs, au_text_schema, au_text_table, describe_clips
 
 
 class FakeEncoder:
@@ -47,7 +47,7 @@ def _clips(codes: list[str | None]) -> pa.Table:
 def test_the_table_has_one_row_per_clip_and_embeds_each_text_once() -> None:
     encoder = FakeEncoder()
     table = au_text_table(_clips(["4+R12", "12R+4", None, "?", "4"]), encoder)
-    assert table.schema == au_text.au_text_schema(8)
+    assert table.schema == au_text_schema(8)
     rows = table.to_pylist()
     assert [r["clip"] for r in rows] == ["c0", "c1", "c2", "c3", "c4"]
     assert rows[0]["description"] == rows[1]["description"]  # canonical order

@@ -15,7 +15,7 @@ import yaml
 
 from mer.config import Params
 from mer.data.errors import DataError
-from mer.evaluation.report import summarise, write_metrics, write_predictions
+from mer.evaluation.results import summarise, write_metrics, write_predictions
 from mer.stages import robustness
 from mer.stages.train import make_job
 from mer.training import FeatureSet

@@ -49,9 +49,9 @@ def macro() -> FeatureSet:
 def _run(data: FeatureSet, macro: FeatureSet | None, fold_index: int = 0,
          config: TrainConfig = CONFIG, **options: Any) -> FoldResult:
     fold = loso_folds(sorted(set(data.subjects)), n_val_subjects=1, seed=0)[fold_index]
+    settings = resolve_options("meta_auxiliary", {**FAST, **options})
     return get_trainer("meta_auxiliary")("lightman", HPARAMS, config, data, fold,
-                                         init_state=None, macro=macro,
-                                         options=resolve_options("meta_auxiliary", {**FAST, **options}),
+                                         init_state=None, macro=macro, options=settings,
                                          progress=False)
 
 

@@ -1,4 +1,5 @@
-"""The evaluation report: checked predictions in, byte-stable metrics and tables out.
+"""Evaluation results: trained entries' predictions read and checked, byte-stable metrics and
+tables out.
 
 A predictions frame has one row per (model, clip) with the columns of :data:`PREDICTION_COLUMNS`:
 ``model, dataset, subject, clip, fold, y_true, y_pred, prob_negative, prob_positive,
@@ -17,6 +18,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import yaml
 
 from mer.data.atomic import write_parquet, write_text
 from mer.data.errors import DataError
@@ -332,3 +334,22 @@ def robustness_table(metrics: Mapping[str, Mapping[str, Mapping[str, Mapping[str
                              f"{scores[score]:.3f} ({scores[score] - clean[score]:+.3f})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def read_model_predictions(predictions_dirs: Sequence[Path], models_dirs: Sequence[Path],
+                           entries: Sequence[str]) -> tuple[pd.DataFrame, dict[str, list[Fold]]]:
+    """Read each model entry's predictions and the folds recorded beside its checkpoints
+    (each entry's files are looked for in the given folders, in order)."""
+    frames, folds = [], {}
+    for entry in entries:
+        frames.append(pd.read_parquet(_first(predictions_dirs, f"{entry}.parquet")))
+        config = yaml.safe_load(_first(models_dirs, f"{entry}/config.yaml").read_text("utf-8"))
+        folds[entry] = [Fold(f["index"], f["test_subject"], tuple(f["train_subjects"]),
+                             tuple(f["val_subjects"])) for f in config["folds"]]
+    return pd.concat(frames, ignore_index=True), folds
+
+
+def _first(folders: Sequence[Path], name: str) -> Path:
+    """The first ``folder/name`` that exists (the last candidate, to be named, if none does)."""
+    candidates = [folder / name for folder in folders]
+    return next((path for path in candidates if path.exists()), candidates[-1])

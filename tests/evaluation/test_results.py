@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import f1_score, recall_score
 
 from mer.data.errors import DataError
-from mer.evaluation.report import (
+from mer.evaluation.results import (
     PREDICTION_COLUMNS,
     check_predictions,
     metrics_json,
