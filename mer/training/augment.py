@@ -69,7 +69,7 @@ def augment(
     *,
     flip: bool,
     max_shift: float,
-) -> dict[str, Tensor]:
+) -> tuple[dict[str, Tensor], np.ndarray]:
     """Randomly mirror (probability 1/2) and translate a batch.
 
     Args:
@@ -80,7 +80,8 @@ def augment(
         max_shift: largest translation as a fraction of the side, per axis (see :func:`shift`).
 
     Returns:
-        The augmented ``key -> (B, C, H, W)`` tensors.
+        The augmented ``key -> (B, C, H, W)`` tensors, and the ``(B,)`` bool mask of the clips
+        that were mirrored (all False when ``flip`` is off).
     """
     batch, _, height, width = next(iter(inputs.values())).shape
     mirror = rng.random(batch) < 0.5
@@ -88,4 +89,4 @@ def augment(
     out = hflip(inputs, mirror) if flip else inputs
     if max_shift > 0:
         out = shift(out, np.rint(fractions * np.array([height, width])).astype(np.int64))
-    return out
+    return out, mirror & flip

@@ -22,7 +22,6 @@ mirrored description (``"au_text_mirrored"``: ``R12`` -> ``L12``), so the side w
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -35,10 +34,16 @@ from pydantic import Field
 from torch import Tensor
 
 from mer.models.base import MerModel
-from mer.training.augment import augment
 from mer.training.config import TrainConfig, resolve_device
 from mer.training.data import FeatureSet
-from mer.training.fit import FitResult, class_weights, seeded_start, train_epochs
+from mer.training.fit import (
+    ExtraLoss,
+    FitResult,
+    class_weights,
+    seeded_start,
+    train_epoch,
+    train_epochs,
+)
 from mer.training.loso import FoldLike, FoldResult, FoldSplit, fit_and_predict
 from mer.training.registry import TrainerOptions, register_trainer
 
@@ -48,8 +53,6 @@ logger = logging.getLogger(__name__)
 _MISSING_NORM = 1e-6
 #: Two unit text vectors with a cosine above this are the same description.
 _SAME_TEXT = 1.0 - 1e-5
-#: Key of the probe image that reveals which clips ``augment`` mirrored.
-_PROBE = "_flip_probe"
 
 
 class ContrastiveOptions(TrainerOptions):
@@ -147,10 +150,14 @@ def fit_contrastive(
             texts = (texts[0].to(device), texts[1].to(device))
         weights = class_weights(labels).to(device) if config.class_weighting else None
 
+        extra = _contrastive_term(model, texts, options) if texts is not None else None
+
         def run_epoch(optimizer: torch.optim.Optimizer,
                       rng: np.random.Generator) -> dict[str, float]:
-            return _train_epoch(model, inputs, labels, texts, optimizer, config, options, rng,
-                                weights)
+            metrics = train_epoch(model, inputs, labels, optimizer, config, rng, weights, extra)
+            if "train_extra" in metrics:
+                metrics["train_contrastive"] = metrics.pop("train_extra")
+            return metrics
 
         history = train_epochs(model, config, device, run_epoch, val=val_set,
                                progress=progress, desc=progress_desc)
@@ -200,64 +207,18 @@ def _texts(model: MerModel, data: FeatureSet, config: TrainConfig,
     return F.normalize(text, dim=1), F.normalize(mirrored, dim=1)
 
 
-def _train_epoch(
-    model: MerModel,
-    inputs: dict[str, Tensor],
-    labels: Tensor,
-    texts: tuple[Tensor, Tensor] | None,
-    optimizer: torch.optim.Optimizer,
-    config: TrainConfig,
-    options: ContrastiveOptions,
-    rng: np.random.Generator,
-    weights: Tensor | None,
-) -> dict[str, float]:
-    """One pass in near-equal shuffled batches; return the mean cross-entropy, the accuracy and,
-    with texts, the mean InfoNCE over the batches (``train_contrastive``)."""
-    model.train()
-    n = len(labels)
-    total_loss, correct, total_nce, nce_batches = 0.0, 0, 0.0, 0
-    for batch in np.array_split(rng.permutation(n), math.ceil(n / config.batch_size)):
-        index = torch.from_numpy(batch).to(labels.device)
-        x = {key: v[index] for key, v in inputs.items()}
-        if texts is not None:
-            x[_PROBE] = _probe(x)
-        x = augment(x, rng, flip=config.hflip, max_shift=config.max_shift)
-        probe = x.pop(_PROBE, None)
-        embedding = model.features(x)
-        logits = model.classifier(embedding)
-        ce = F.cross_entropy(logits, labels[index], weight=weights)
-        loss = ce
-        if texts is not None:
-            flipped = (probe[:, 0, :, 0] > probe[:, 0, :, -1]).any(dim=1, keepdim=True)
-            text = torch.where(flipped, texts[1][index], texts[0][index])
-            present = text.norm(dim=1) > _MISSING_NORM
-            nce = symmetric_info_nce(model.project(embedding[present]), text[present],
-                                     options.temperature)
-            loss = ce + options.lambda_ * nce
-            total_nce += float(nce.detach())
-            nce_batches += 1
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total_loss += float(ce.detach()) * len(batch)
-        correct += int((logits.argmax(dim=1) == labels[index]).sum())
-    metrics = {"train_loss": total_loss / n, "train_accuracy": correct / n}
-    if texts is not None:
-        metrics["train_contrastive"] = total_nce / max(nce_batches, 1)
-    return metrics
-
-
-def _probe(x: dict[str, Tensor]) -> Tensor:
-    """A ``(B, 1, H, W)`` left-to-right ramp; after ``augment`` it runs right-to-left iff flipped.
-
-    ``augment`` transforms every input of a clip alike, so carrying this probe through it tells
-    which clips were mirrored without copying its random draws (a shift keeps the ramp's
-    direction: it replicates the edges).
-    """
-    reference = next(iter(x.values()))
-    batch, height, width = reference.shape[0], reference.shape[-2], reference.shape[-1]
-    ramp = torch.linspace(0.0, 1.0, width, device=reference.device, dtype=reference.dtype)
-    return ramp.expand(batch, 1, height, width).contiguous()
+def _contrastive_term(model: MerModel, texts: tuple[Tensor, Tensor],
+                      options: ContrastiveOptions) -> ExtraLoss:
+    """The per-batch ``lambda`` x InfoNCE term; a mirrored clip is paired with its mirrored
+    description. Reports the unweighted InfoNCE (history ``train_contrastive``)."""
+    def term(embedding: Tensor, index: Tensor, mirrored: np.ndarray) -> tuple[Tensor, float]:
+        flipped = torch.from_numpy(mirrored).to(embedding.device).unsqueeze(1)
+        text = torch.where(flipped, texts[1][index], texts[0][index])
+        present = text.norm(dim=1) > _MISSING_NORM
+        nce = symmetric_info_nce(model.project(embedding[present]), text[present],
+                                 options.temperature)
+        return options.lambda_ * nce, float(nce.detach())
+    return term
 
 
 @register_trainer("contrastive", options=ContrastiveOptions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ EVAL_BATCH_SIZE = 256
 #: One training epoch: ``(optimizer, rng) -> {"train_loss": ..., "train_accuracy": ..., ...}``.
 EpochStep = Callable[[torch.optim.Optimizer, np.random.Generator], dict[str, float]]
 
+#: A loss term beside the cross-entropy, per batch: ``(embedding (B, D), clip positions (B,),
+#: mirrored (B,) bool) -> (term added to the loss, its value for the history)``, or None when
+#: the batch has no term.
+ExtraLoss = Callable[[Tensor, Tensor, np.ndarray], "tuple[Tensor, float] | None"]
+
 
 @dataclass(frozen=True, eq=False)
 class FitResult:
@@ -45,20 +51,28 @@ class FitResult:
     history: list[dict[str, float]]
 
 
+#: Held while a training block has changed torch's process-wide state (deterministic flags,
+#: global RNG): a second training in another thread of the process waits for it, so neither
+#: sees the other's seed nor restores the other's flags.
+TORCH_STATE_LOCK = threading.RLock()
+
+
 @contextmanager
 def deterministic_algorithms(*, warn_only: bool = False) -> Iterator[None]:
-    """Enable ``torch.use_deterministic_algorithms`` inside the block, then restore the setting.
+    """Enable ``torch.use_deterministic_algorithms`` inside the block (under
+    :data:`TORCH_STATE_LOCK`), then restore the caller's setting.
 
     Args:
         warn_only: warn instead of failing on an operation without a deterministic version.
     """
-    enabled = torch.are_deterministic_algorithms_enabled()
-    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=warn_only)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(enabled, warn_only=was_warn_only)
+    with TORCH_STATE_LOCK:
+        enabled = torch.are_deterministic_algorithms_enabled()
+        was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+        torch.use_deterministic_algorithms(True, warn_only=warn_only)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(enabled, warn_only=was_warn_only)
 
 
 def load_state(model: MerModel, state: dict[str, Tensor], *, source: str = "init_state") -> None:
@@ -149,7 +163,7 @@ def fit(
 
         def run_epoch(optimizer: torch.optim.Optimizer,
                       rng: np.random.Generator) -> dict[str, float]:
-            return _train_epoch(model, inputs, labels, optimizer, config, rng, weights)
+            return train_epoch(model, inputs, labels, optimizer, config, rng, weights)
 
         history = train_epochs(model, config, device, run_epoch, val=val_set,
                                progress=progress, desc=progress_desc)
@@ -161,9 +175,10 @@ def fit(
 def seeded_start(model: MerModel, inputs: dict[str, Tensor], seed: int, device: torch.device,
                  init_state: dict[str, Tensor] | None) -> Iterator[None]:
     """The start every trainer shares: inside the block, deterministic kernels and a private
-    RNG seeded by ``seed`` (the global RNG is restored after), the model's weights reset from
-    that seed (or loaded from ``init_state``), its input normalisation fitted on ``inputs``
-    (training clips only) and the model moved to ``device``."""
+    RNG seeded by ``seed`` (the caller's RNG and flags are restored after; other threads' training
+    waits on :data:`TORCH_STATE_LOCK`), the model's weights reset from that seed (or loaded from
+    ``init_state``), its input normalisation fitted on ``inputs`` (training clips only) and the
+    model moved to ``device``."""
     fork_devices = [device.index or 0] if device.type == "cuda" else []
     with deterministic_algorithms(warn_only=device.type == "cuda"), \
             torch.random.fork_rng(devices=fork_devices):
@@ -223,7 +238,7 @@ def train_epochs(
     return history
 
 
-def _train_epoch(
+def train_epoch(
     model: MerModel,
     inputs: dict[str, Tensor],
     labels: Tensor,
@@ -231,23 +246,40 @@ def _train_epoch(
     config: TrainConfig,
     rng: np.random.Generator,
     weights: Tensor | None,
+    extra: ExtraLoss | None = None,
 ) -> dict[str, float]:
-    """One pass in near-equal shuffled batches; return the mean loss and the accuracy."""
+    """One pass in near-equal shuffled, augmented batches of the (class-weighted) cross-entropy
+    plus, per batch, the ``extra`` term if any; every epoch-based trainer's step.
+
+    Returns:
+        ``train_loss`` (mean cross-entropy, nats), ``train_accuracy`` and, with ``extra``,
+        ``train_extra`` (the mean of the values it reported over the batches that had a term).
+    """
     model.train()
     n = len(labels)
-    total_loss, correct = 0.0, 0
+    total_loss, correct, extra_total, extra_batches = 0.0, 0, 0.0, 0
     for batch in np.array_split(rng.permutation(n), math.ceil(n / config.batch_size)):
         index = torch.from_numpy(batch).to(labels.device)
-        x = augment({key: v[index] for key, v in inputs.items()}, rng,
-                    flip=config.hflip, max_shift=config.max_shift)
-        logits = model(x)
-        loss = F.cross_entropy(logits, labels[index], weight=weights)
+        x, flipped = augment({key: v[index] for key, v in inputs.items()}, rng,
+                             flip=config.hflip, max_shift=config.max_shift)
+        embedding = model.features(x)
+        logits = model.classifier(embedding)
+        ce = F.cross_entropy(logits, labels[index], weight=weights)
+        loss = ce
+        term = extra(embedding, index, flipped) if extra is not None else None
+        if term is not None:
+            loss = ce + term[0]
+            extra_total += term[1]
+            extra_batches += 1
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total_loss += float(loss.detach()) * len(batch)
+        total_loss += float(ce.detach()) * len(batch)
         correct += int((logits.argmax(dim=1) == labels[index]).sum())
-    return {"train_loss": total_loss / n, "train_accuracy": correct / n}
+    metrics = {"train_loss": total_loss / n, "train_accuracy": correct / n}
+    if extra is not None:
+        metrics["train_extra"] = extra_total / max(extra_batches, 1)
+    return metrics
 
 
 @torch.no_grad()

@@ -330,8 +330,8 @@ class _Loop:
         return torch.from_numpy(np.searchsorted(self.train, positions)).to(self.device)
 
     def _batch(self, local: Tensor) -> tuple[dict[str, Tensor], Tensor]:
-        x = augment({key: v[local] for key, v in self.inputs.items()}, self.rng,
-                    flip=self.config.hflip, max_shift=self.config.max_shift)
+        x, _ = augment({key: v[local] for key, v in self.inputs.items()}, self.rng,
+                       flip=self.config.hflip, max_shift=self.config.max_shift)
         return x, self.train_labels[local]
 
     @torch.no_grad()

@@ -41,9 +41,9 @@ def test_shift_moves_content_down_right_and_replicates_edges() -> None:
 
 def test_augment_is_seeded_and_off_is_the_identity() -> None:
     inputs = _inputs()
-    a = augment(inputs, np.random.default_rng(3), flip=True, max_shift=0.2)
-    b = augment(inputs, np.random.default_rng(3), flip=True, max_shift=0.2)
-    assert all(torch.equal(a[k], b[k]) for k in inputs)
+    a, mirrored = augment(inputs, np.random.default_rng(3), flip=True, max_shift=0.2)
+    b, again = augment(inputs, np.random.default_rng(3), flip=True, max_shift=0.2)
+    assert all(torch.equal(a[k], b[k]) for k in inputs) and (mirrored == again).all()
     assert any(not torch.equal(a[k], inputs[k]) for k in inputs)
-    off = augment(inputs, np.random.default_rng(3), flip=False, max_shift=0.0)
+    off, _ = augment(inputs, np.random.default_rng(3), flip=False, max_shift=0.0)
     assert all(torch.equal(off[k], inputs[k]) for k in inputs)

@@ -13,8 +13,7 @@ from mer.evaluation.folds import Fold
 from mer.models import create_model
 from mer.training import FeatureSet, TrainConfig, run_fold
 from mer.training.augment import augment
-from mer.training.contrastive import (_PROBE, ContrastiveOptions, _probe, fit_contrastive,
-                                      symmetric_info_nce)
+from mer.training.contrastive import ContrastiveOptions, fit_contrastive, symmetric_info_nce
 from mer.training.toy import toy_features
 from mer.training.registry import get_trainer, resolve_options
 
@@ -140,14 +139,16 @@ def test_the_visual_projection_moves_toward_its_text(toy: FeatureSet) -> None:
     assert losses[-1] < 0.75 * losses[0]
 
 
-def test_the_probe_reveals_which_clips_augment_mirrored() -> None:
-    x = {"flow": torch.randn(16, 3, 20, 20), "apex": torch.rand(16, 1, 20, 20)}
+def test_augment_names_the_clips_it_mirrored() -> None:
+    ramp = torch.linspace(0.0, 1.0, 20).expand(16, 1, 20, 20).contiguous()
     rng = np.random.default_rng(5)
     expected = copy.deepcopy(rng).random(16) < 0.5  # augment's first draw: the mirror mask
-    out = augment({**x, _PROBE: _probe(x)}, rng, flip=True, max_shift=0.2)
-    probe = out[_PROBE]
-    flipped = (probe[:, 0, :, 0] > probe[:, 0, :, -1]).any(dim=1).numpy()
-    assert flipped.tolist() == expected.tolist() and 0 < flipped.sum() < 16
+    out, mirrored = augment({"apex": ramp}, rng, flip=True, max_shift=0.2)
+    runs_backwards = (out["apex"][:, 0, :, 0] > out["apex"][:, 0, :, -1]).any(dim=1).numpy()
+    assert mirrored.tolist() == expected.tolist() == runs_backwards.tolist()
+    assert 0 < mirrored.sum() < 16
+    _, none = augment({"apex": ramp}, np.random.default_rng(5), flip=False, max_shift=0.2)
+    assert not none.any()
 
 
 @pytest.mark.parametrize(

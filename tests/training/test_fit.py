@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -132,3 +133,11 @@ def test_deterministic_algorithms_restores_the_previous_setting(warn_only: bool)
         assert torch.is_deterministic_algorithms_warn_only_enabled() == warn_only
     finally:
         torch.use_deterministic_algorithms(False)
+
+
+def test_fits_in_two_threads_give_the_sequential_weights(toy: FeatureSet) -> None:
+    configs = [TrainConfig(epochs=2, batch_size=16, lr=1e-2, device="cpu", seed=s) for s in (1, 2)]
+    alone = [_state_bytes(fit(create_model("ststnet"), toy, c).state_dict) for c in configs]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(lambda c: fit(create_model("ststnet"), toy, c), configs))
+    assert [_state_bytes(r.state_dict) for r in together] == alone
