@@ -81,7 +81,7 @@ class FlowParams(Section):
     batch_size: int = Field(default=32, ge=1)  # flow pairs solved together
     apex_to_offset: bool = False  # also compute apex -> offset flow
     max_magnitude: float = Field(default=20.0, gt=0)  # gate: larger mean flow (px) is an error
-    apex_spotter: Literal["max_difference", "middle", "rigid_residual"] = "middle"
+    apex_spotter: Literal["max_difference", "middle", "rigid_residual", "rigid_fit"] = "rigid_fit"
 
     def tvl1(self) -> dict[str, float | int]:
         """The solver's keyword arguments (``lambda_`` spelled as the Python name)."""
