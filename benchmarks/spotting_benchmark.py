@@ -1,11 +1,12 @@
 """Spotting benchmark: apex error per spotter and layout, MEGC interval scores, speed.
 
-    python benchmarks/spotting_benchmark.py apex --corpus DIR
+    python benchmarks/spotting_benchmark.py apex --corpus DIR [--cache FILE.npz] [--threads N]
         Every clip of a generated corpus (``mer synth --out DIR --seed 1``: the development
         corpus, never the reported seed 0) whose apex is known: the sheets' apex (CASME II, SAMM
         layouts) and the generator's true apex of the SMIC layout (``micro/smic_apex.csv``).
         Faces are aligned as the faces stage does; each spotter sees the onset..offset frames.
-        Prints a Markdown table of the mean absolute error in frames and as a share of the clip.
+        Prints a Markdown table of the mean absolute error in frames and as a share of the clip,
+        and the milliseconds each spotter takes per clip. ``--cache`` keeps the aligned clips.
 
     python benchmarks/spotting_benchmark.py intervals --seed 1 --count 4 [--threshold T]
         Long recordings from :mod:`mer.synth.recordings` (20 s at 30 fps each), spotted by
@@ -38,14 +39,27 @@ LAYOUTS = (("casme2", "micro/casme2/CASME2_RAW_selected", "micro/casme2/CASME2-c
            ("smic", "micro/smic/HS", None))
 
 
-def apex_errors(corpus: Path) -> dict[str, dict[str, list[tuple[int, int]]]]:
-    """layout -> spotter -> [(absolute error in frames, clip length in frames)]."""
+def aligned_clips(corpus: Path, cache: Path | None = None
+                  ) -> dict[str, list[tuple[np.ndarray, int]]]:
+    """layout -> [(onset..offset grey aligned frames (T, H, W) uint8, apex index in them)].
+
+    Every clip whose apex is known. Faces are aligned as the faces stage aligns them. With
+    ``cache``, the clips are read from that ``.npz`` when it exists, else written to it.
+    """
+    if cache is not None and cache.exists():
+        with np.load(cache) as stored:
+            out: dict[str, list[tuple[np.ndarray, int]]] = {}
+            for key in stored.files:
+                if not key.endswith("|apex"):
+                    apex = int(stored[key + "|apex"])
+                    out.setdefault(key.split("|")[0], []).append((stored[key], apex))
+            return out
     truth = {(r["subject"], r["clip"]): int(r["apex"])
              for r in csv.DictReader((corpus / SMIC_APEX_TRUTH).open())}
-    out: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    out = {}
+    arrays: dict[str, np.ndarray] = {}
     for layout, root, sheet in LAYOUTS:
         table = read_corpus(layout, corpus / root, corpus / sheet if sheet else None).table
-        per = out.setdefault(layout, {s: [] for s in SPOTTERS})
         for row in table.to_pylist():
             apex = row["apex"] if row["apex"] is not None else truth.get((row["subject"], row["clip"]))
             numbers = list(row["frame_numbers"])
@@ -53,27 +67,49 @@ def apex_errors(corpus: Path) -> dict[str, dict[str, list[tuple[int, int]]]]:
                 continue
             frames = [read_frame(Path(row["root"]) / f) for f in row["frames"]]
             aligned = align_clip(frames, size=128, margin=0.2, reference=0, clip=row["clip"])
-            grey = to_grey(aligned.frames)
             onset = numbers.index(row["onset"])
-            for spotter in SPOTTERS:
-                index = onset + spot_apex(grey[onset:], spotter)
-                per[spotter].append((abs(numbers[index] - apex), len(numbers) - onset))
+            grey = np.asarray(to_grey(aligned.frames))[onset:]
+            out.setdefault(layout, []).append((grey, numbers.index(apex) - onset))
+            key = f"{layout}|{row['subject']}/{row['clip']}"
+            arrays[key], arrays[key + "|apex"] = grey, np.array(numbers.index(apex) - onset)
+    if cache is not None:
+        np.savez(cache, **arrays)
     return out
 
 
-def apex_table(errors: dict[str, dict[str, list[tuple[int, int]]]]) -> str:
-    """Markdown: spotter x layout, MAE in frames and as a share of the clip."""
+def apex_errors(clips: dict[str, list[tuple[np.ndarray, int]]]
+                ) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
+    """layout -> spotter -> [(absolute error in frames, clip length in frames, milliseconds)]."""
+    out: dict[str, dict[str, list[tuple[int, int, float]]]] = {}
+    for layout, items in clips.items():
+        per = out.setdefault(layout, {s: [] for s in SPOTTERS})
+        for grey, apex in items:
+            for spotter in SPOTTERS:
+                started = time.perf_counter()
+                index = spot_apex(grey, spotter)
+                ms = 1000 * (time.perf_counter() - started)
+                per[spotter].append((abs(index - apex), len(grey), ms))
+    return out
+
+
+def apex_table(errors: dict[str, dict[str, list[tuple[int, int, float]]]]) -> str:
+    """Markdown: spotter x layout, MAE in frames and as a share of the clip; ms per clip."""
     lines = ["| spotter | " + " | ".join(f"{layout} MAE frames | {layout} MAE share"
                                           for layout in errors) + " |",
              "|---|" + "---|---|" * len(errors)]
+    timing = ["| spotter | " + " | ".join(f"{layout} ms per clip" for layout in errors) + " |",
+              "|---|" + "---|" * len(errors)]
     for spotter in SPOTTERS:
         cells = []
         for layout in errors:
             pairs = np.array(errors[layout][spotter], float)
             cells += [f"{pairs[:, 0].mean():.2f}", f"{(pairs[:, 0] / pairs[:, 1]).mean():.3f}"]
         lines.append(f"| {spotter} | " + " | ".join(cells) + " |")
+        timing.append(f"| {spotter} | " + " | ".join(
+            f"{np.mean([e[2] for e in errors[layout][spotter]]):.0f}" for layout in errors) + " |")
     counts = ", ".join(f"{layout} {len(errors[layout][SPOTTERS[0]])}" for layout in errors)
-    return "\n".join(lines) + f"\n\nclips: {counts}\n"
+    threads = torch.get_num_threads()
+    return "\n".join([*lines, "", f"clips: {counts} ({threads} torch threads)", "", *timing, ""])
 
 
 def interval_scores(seed: int, count: int, threshold: float | None) -> str:
@@ -119,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     apex = sub.add_parser("apex")
     apex.add_argument("--corpus", type=Path, required=True)
+    apex.add_argument("--cache", type=Path,
+                      help="aligned clips .npz: read if it exists, else written")
+    apex.add_argument("--threads", type=int, default=1)
     intervals = sub.add_parser("intervals")
     intervals.add_argument("--seed", type=int, default=1)
     intervals.add_argument("--count", type=int, default=4)
@@ -126,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     intervals.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     if args.what == "apex":
-        sys.stdout.write(apex_table(apex_errors(args.corpus)))
+        torch.set_num_threads(args.threads)
+        sys.stdout.write(apex_table(apex_errors(aligned_clips(args.corpus, args.cache))))
     else:
         torch.set_num_threads(args.threads)
         sys.stdout.write(interval_scores(args.seed, args.count, args.threshold))

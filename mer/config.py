@@ -143,7 +143,7 @@ class FlowParams(TVL1Params):
     batch_size: int = Field(default=32, ge=1)  # flow pairs solved together
     apex_to_offset: bool = False  # also compute apex -> offset flow
     max_magnitude: float = Field(default=20.0, gt=0)  # gate: larger mean flow (px) is an error
-    apex_spotter: Literal["max_difference", "middle", "rigid_residual"] = "middle"
+    apex_spotter: Literal["max_difference", "middle", "rigid_residual", "rigid_fit"] = "rigid_fit"
 
 
 class TrainConfig(Section):

@@ -4,6 +4,14 @@ Every spotter works on grey frames of an aligned face and removes the head's rig
 the light change before it measures facial motion (:mod:`mer.spotting.rigid`).
 """
 
-from mer.spotting.apex import DEFAULT_SPOTTER, SPOTTERS, motion_profile, residual_profile, spot_apex
+from mer.spotting.apex import (
+    DEFAULT_SPOTTER,
+    SPOTTERS,
+    apex_posterior,
+    motion_profile,
+    residual_profile,
+    spot_apex,
+)
 
-__all__ = ["DEFAULT_SPOTTER", "SPOTTERS", "motion_profile", "residual_profile", "spot_apex"]
+__all__ = ["DEFAULT_SPOTTER", "SPOTTERS", "apex_posterior", "motion_profile", "residual_profile",
+           "spot_apex"]

@@ -3,7 +3,7 @@
 A long recording drifts: its head moves by more than the crop tolerates. So the face is found and
 aligned again every ``segment_s`` seconds (:func:`mer.faces.align_clip`, one similarity per
 segment); each segment is aligned with ``k`` frames of its neighbours on both sides, so every
-frame's score (:func:`mer.spotting.intervals.spotting_profile`) compares frames of one alignment.
+frame's score (:func:`mer.spotting.intervals.spotting_profiles`) compares frames of one alignment.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mer.data.errors import DataError
-from mer.spotting.intervals import Interval, SpotSettings, find_intervals, spotting_profile
+from mer.spotting.intervals import Interval, SpotSettings, find_intervals, spotting_profiles
 
 __all__ = ["min_frames", "spot_recording"]
 
@@ -53,13 +53,14 @@ def spot_recording(frames: np.ndarray, fps: float, settings: SpotSettings | None
                                f"spotting needs at least {needed} frames")
     k = settings.frames(settings.half_window_s, fps)
     step = max(settings.frames(segment_s, fps), 4 * k)
-    profile = np.zeros(n)
+    profile, ratio = np.zeros(n), np.zeros(n)
     for start in range(0, n, step):
         low, high = max(0, start - k), min(n, start + step + k)
         aligned = align_clip(frames[low:high], size=size, margin=settings.margin,
                              reference=start - low, clip=f"{where} at {start / fps:.2f} s")
-        part = spotting_profile(to_grey(aligned.frames, where), k, settings.margin, settings.batch)
+        part, part_ratio = spotting_profiles(to_grey(aligned.frames, where), k, settings)
         keep = slice(start - low, start - low + min(step, n - start))
         profile[start:start + min(step, n - start)] = part[keep]
+        ratio[start:start + min(step, n - start)] = part_ratio[keep]
     return find_intervals(profile, k, settings.threshold, settings.frames(settings.min_length_s, fps),
-                          settings.frames(settings.max_length_s, fps))
+                          settings.frames(settings.max_length_s, fps), ratio > settings.blink_ratio)

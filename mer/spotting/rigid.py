@@ -66,12 +66,13 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.conv2d(x, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))
 
 
-def face_weights(height: int, width: int, margin: float = 0.2, mask_eyes: bool = True) -> torch.Tensor:
+def face_weights(height: int, width: int, margin: float = 0.2, mask_eyes: bool = True,
+                 eye_extent: float = 1.6) -> torch.Tensor:
     """Where facial motion is measured in an aligned crop: the face's ellipse, eyes left out.
 
     The face is the template (:func:`mer.faces.template.template_pixels`) placed as the faces
-    stage places it, scaled to ``height`` x ``width``. Each eye is left out as an ellipse of 1.6
-    times its landmarks' extent, so a blink does not count as an expression.
+    stage places it, scaled to ``height`` x ``width``. Each eye is left out as an ellipse of
+    ``eye_extent`` times its landmarks' extent, so a blink does not count as an expression.
 
     Returns:
         (height, width) float32 tensor of 0/1.
@@ -86,7 +87,7 @@ def face_weights(height: int, width: int, margin: float = 0.2, mask_eyes: bool =
     if mask_eyes:
         for eye in (LEFT_EYE, RIGHT_EYE):
             e_low, e_high = points[eye].min(axis=0), points[eye].max(axis=0)
-            e_centre, e_half = (e_low + e_high) / 2, np.maximum((e_high - e_low) * 0.8, 1.0)
+            e_centre, e_half = (e_low + e_high) / 2, np.maximum((e_high - e_low) * eye_extent / 2, 1.0)
             inside = ((xx - e_centre[0]) / e_half[0]) ** 2 + ((yy - e_centre[1]) / e_half[1]) ** 2 <= 1
             weights[inside] = 0.0
     return weights

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from mer.spotting import SPOTTERS, motion_profile, residual_profile, spot_apex
+from mer.config import FlowParams
+from mer.spotting import (
+    DEFAULT_SPOTTER,
+    SPOTTERS,
+    apex_posterior,
+    motion_profile,
+    residual_profile,
+    spot_apex,
+)
+from mer.spotting.apex import rise_fall_curves
+from mer.spotting.rigid import face_weights
 
 
 def _clip(apex: int, n: int = 12, size: int = 48) -> np.ndarray:
@@ -70,6 +82,58 @@ def test_middle_and_unknown_spotter() -> None:
     frames = np.zeros((9, 32, 32), np.uint8)
     assert spot_apex(frames, "middle") == 4
     assert spot_apex(frames[:2], "middle") == 1
-    assert set(SPOTTERS) == {"max_difference", "middle", "rigid_residual"}
+    assert set(SPOTTERS) == {"max_difference", "middle", "rigid_residual", "rigid_fit"}
     with pytest.raises(ValueError, match="unknown apex spotter 'peak'"):
         spot_apex(frames, "peak")
+
+
+@pytest.mark.parametrize("apex", [4, 7, 11])
+def test_rigid_fit_ignores_drift(apex: int) -> None:
+    frames = _face_clip(apex)
+    assert abs(spot_apex(frames, "rigid_fit") - apex) <= 1
+    posterior = apex_posterior(frames)
+    assert posterior.shape == (16,) and posterior[0] == 0
+    assert posterior.sum() == pytest.approx(1.0)
+    assert abs(int(np.argmax(posterior)) - apex) <= 1
+
+
+def test_rigid_fit_without_expression_lands_near_the_middle() -> None:
+    """Noise only: no pattern rises and falls, the posterior is broad, its median central."""
+    rng = np.random.default_rng(3)
+    still = _face_clip(7).astype(np.float64)
+    still = still[:1] + rng.normal(0, 2.0, still.shape)  # the first frame, repeated with noise
+    frames = np.clip(still, 0, 255).astype(np.uint8)
+    assert abs(spot_apex(frames, "rigid_fit") - 8) <= 3
+    assert apex_posterior(frames).max() < 0.5
+
+
+def test_rigid_fit_short_clips() -> None:
+    frames = _face_clip(4)
+    assert spot_apex(frames[:3], "rigid_fit") == 1
+    assert spot_apex(frames[:1], "rigid_fit") == 0
+    with pytest.raises(ValueError, match=">= 4 frames"):
+        apex_posterior(frames[:3])
+
+
+def test_rise_fall_curves() -> None:
+    curves = rise_fall_curves(10, end_level=0.1)
+    assert curves.shape == (9, 10)
+    assert np.all(curves[:, 0] == 0)
+    assert np.argmax(curves, axis=1).tolist() == list(range(1, 10))
+    assert curves[:-1, -1] == pytest.approx(np.full(8, 0.1))
+    assert curves[-1, -1] == pytest.approx(1.0)  # apex on the last frame: no fall
+
+
+def test_fit_mask_leaves_more_of_the_eyes_out() -> None:
+    default = face_weights(64, 64)
+    wide = face_weights(64, 64, eye_extent=2.4)
+    assert wide.sum() < default.sum()
+    assert bool((wide <= default).all())
+
+
+def test_default_spotter_is_the_configured_one() -> None:
+    import yaml
+
+    params = yaml.safe_load((Path(__file__).parents[2] / "params.yaml").read_text())
+    assert DEFAULT_SPOTTER == "rigid_fit"
+    assert FlowParams().apex_spotter == params["flow"]["apex_spotter"] == DEFAULT_SPOTTER
