@@ -3,7 +3,7 @@
 ``mer report --metrics reports/metrics.json --predictions reports/predictions.parquet
 --quality reports/quality --figures reports/figures --flow-table data/processed/micro/flow.parquet
 --flow-dir data/processed/micro/flow --out reports/index.html [--comparisons
-reports/comparisons.json]`` inlines every image (base64 PNG; the forest plot inline SVG), uses no
+reports/comparisons.json] [--attention-model models/default/micro_attention]`` inlines every image (base64 PNG; the forest plot inline SVG), uses no
 script and no external file, and writes the same bytes for the same inputs.
 """
 
@@ -22,8 +22,16 @@ import pandas as pd
 
 from mer.data.atomic import write_text
 from mer.data.errors import DataError
+from mer.data.schema import LABELS
 from mer.lineage import audit_metrics
-from mer.report import FlowClip, ReportInputs, build_report, choose_clips, parse_comparisons
+from mer.report import (
+    AttentionClip,
+    FlowClip,
+    ReportInputs,
+    build_report,
+    choose_clips,
+    parse_comparisons,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +76,38 @@ def read_flow_clips(table: Path, folder: Path, n: int) -> list[FlowClip]:
     return clips
 
 
+def read_attention_clips(model_dir: Path, flow_clips: Sequence[FlowClip],
+                         predictions: pd.DataFrame) -> list[AttentionClip]:
+    """Each clip's micro-attention masks from the entry's fold checkpoint that held it out.
+
+    Raises:
+        DataError: the entry is not a trained ``micro_attention``, or a clip has no prediction of
+            it (so its fold is unknown), or the fold's checkpoint is missing.
+    """
+    from mer.evaluation.attention import attention_maps  # noqa: PLC0415 - imports torch
+    from mer.stages.predict import load_ensemble  # noqa: PLC0415
+
+    entry = model_dir.name
+    out = []
+    for c in flow_clips:
+        rows = predictions[(predictions["model"] == entry) & (predictions["dataset"] == c.dataset)
+                           & (predictions["subject"] == c.subject)
+                           & (predictions["clip"] == c.clip)]
+        if rows.empty:
+            raise DataError(model_dir, f"clip {c.dataset}/{c.subject}/{c.clip} has no prediction "
+                                       f"of entry {entry!r}: its fold is unknown (train and "
+                                       "evaluate the entry first)")
+        fold = int(rows["fold"].iloc[0])
+        name, models = load_ensemble(model_dir, fold)
+        if name != "micro_attention":
+            raise DataError(model_dir, f"entry {entry!r} is a {name!r} model; attention maps need "
+                                       "micro_attention")
+        masks = attention_maps(models[0][1], c.apex, np.stack([c.u, c.v, c.strain]))
+        out.append(AttentionClip(c.dataset, c.subject, c.clip, c.label, fold, c.apex,
+                                 tuple(masks)))
+    return out
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the report's inputs and output."""
     parser = argparse.ArgumentParser(prog="mer report", description=__doc__.split("\n\n")[0])
@@ -84,6 +124,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="the gates' Data Docs folder (mer validate --data-docs DIR/<gate>), "
                              "linked from each gate's row")
     parser.add_argument("--clips", type=int, default=3, help="clips whose flow is pictured")
+    parser.add_argument("--attention-model", type=Path, default=None,
+                        help="a trained micro_attention entry (models/<set>/<entry>) whose "
+                             "attention maps are shown")
+    parser.add_argument("--attention-clips", type=int, default=2,
+                        help="clips per class whose attention maps are shown")
     parser.add_argument("--check-lineage", action="store_true",
                         help="also compare the recorded hashes with the disk (not inside "
                              "`dvc repro`, which holds DVC's lock)")
@@ -99,9 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as error:
         note = f"no lineage: {error}"
         logger.warning("%s", note)
+    predictions = pd.read_parquet(args.predictions)
+    attention: list[AttentionClip] = []
+    if args.attention_model is not None:
+        chosen = read_flow_clips(args.flow_table, args.flow_dir, len(LABELS) * args.attention_clips)
+        attention = read_attention_clips(args.attention_model, chosen, predictions)
     inputs = ReportInputs(
         metrics=read_json(args.metrics),
-        predictions=pd.read_parquet(args.predictions),
+        predictions=predictions,
         figures=read_figures(args.figures),
         quality=read_quality(args.quality),
         flow_clips=read_flow_clips(args.flow_table, args.flow_dir, args.clips),
@@ -110,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      if args.comparisons else None),
         data_docs=(Path(os.path.relpath(args.data_docs, args.out.parent)).as_posix()
                    if args.data_docs else None),
+        attention_model=args.attention_model.name if args.attention_model else None,
+        attention_clips=attention,
         sources={"metrics": args.metrics.as_posix(), "predictions": args.predictions.as_posix(),
                  "quality gates": args.quality.as_posix(), "flow": args.flow_table.as_posix()},
     )
