@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from mer.data.atomic import write_text
 from mer.data.errors import DataError
@@ -76,6 +77,31 @@ def read_flow_clips(table: Path, folder: Path, n: int) -> list[FlowClip]:
     return clips
 
 
+def load_fold_model(model_dir: Path, fold: int) -> Any:
+    """Build the ``micro_attention`` entry's model from its config.yaml with fold ``fold``'s
+    weights (``fold_XX.pt``).
+
+    Raises:
+        DataError: no config.yaml, not a micro_attention entry, or no such fold checkpoint.
+    """
+    import torch  # noqa: PLC0415 - only for attention maps
+
+    from mer.models import create_model  # noqa: PLC0415 - registers the models
+
+    config_path, weights = model_dir / "config.yaml", model_dir / f"fold_{fold:02d}.pt"
+    if not config_path.is_file():
+        raise DataError(model_dir, "no config.yaml: not a trained model entry (run `mer train`)")
+    params = yaml.safe_load(config_path.read_text(encoding="utf-8"))["params"]
+    if params["name"] != "micro_attention":
+        raise DataError(config_path, f"the entry is a {params['name']!r} model; attention maps "
+                                     "need micro_attention")
+    if not weights.is_file():
+        raise DataError(weights, "fold checkpoint not found (run `mer train`)")
+    model = create_model("micro_attention", **(params.get("hparams") or {}))
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
 def read_attention_clips(model_dir: Path, flow_clips: Sequence[FlowClip],
                          predictions: pd.DataFrame) -> list[AttentionClip]:
     """Each clip's micro-attention masks from the entry's fold checkpoint that held it out.
@@ -85,7 +111,6 @@ def read_attention_clips(model_dir: Path, flow_clips: Sequence[FlowClip],
             it (so its fold is unknown), or the fold's checkpoint is missing.
     """
     from mer.evaluation.attention import attention_maps  # noqa: PLC0415 - imports torch
-    from mer.stages.predict import load_ensemble  # noqa: PLC0415
 
     entry = model_dir.name
     out = []
@@ -98,11 +123,8 @@ def read_attention_clips(model_dir: Path, flow_clips: Sequence[FlowClip],
                                        f"of entry {entry!r}: its fold is unknown (train and "
                                        "evaluate the entry first)")
         fold = int(rows["fold"].iloc[0])
-        name, models = load_ensemble(model_dir, fold)
-        if name != "micro_attention":
-            raise DataError(model_dir, f"entry {entry!r} is a {name!r} model; attention maps need "
-                                       "micro_attention")
-        masks = attention_maps(models[0][1], c.apex, np.stack([c.u, c.v, c.strain]))
+        masks = attention_maps(load_fold_model(model_dir, fold), c.apex,
+                               np.stack([c.u, c.v, c.strain]))
         out.append(AttentionClip(c.dataset, c.subject, c.clip, c.label, fold, c.apex,
                                  tuple(masks)))
     return out
