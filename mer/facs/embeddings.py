@@ -6,7 +6,8 @@ action_units`` (as written), ``description`` (:func:`mer.facs.describe`; null wh
 coded: SMIC, ``"?"``), ``description_mirrored`` (the left-right mirrored face's), ``embedding``
 and ``embedding_mirrored`` (float32 unit vectors, null where no description) and ``encoder``.
 :func:`au_text_inputs` turns it into the ``au_text`` and ``au_text_mirrored`` inputs of a
-FeatureSet. The encoder itself is :mod:`mer.facs.text`.
+FeatureSet, and the clips' AU sets (:mod:`mer.facs.au_sets`, sides explicit) into ``au_set`` and
+``au_set_mirrored``. The encoder itself is :mod:`mer.facs.text`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pyarrow as pa
 import torch
 
 from mer.data.errors import DataError
+from mer.facs.au_sets import AU_SET_COLUMNS, au_set, multi_hot
 from mer.facs.codes import AUCodeError, describe, parse_au_code
 from mer.facs.text import TextEncoder
 
@@ -26,6 +28,8 @@ from mer.facs.text import TextEncoder
 CLIP_COLUMNS: tuple[str, ...] = ("dataset", "subject", "clip", "action_units")
 #: FeatureSet input names of the two embeddings (see ``mer.training.data.VECTOR_INPUTS``).
 INPUT_KEYS: dict[str, str] = {"au_text": "embedding", "au_text_mirrored": "embedding_mirrored"}
+#: FeatureSet input names of the AU sets (multi-hot) -> whether of the mirrored face.
+SET_KEYS: dict[str, bool] = {"au_set": False, "au_set_mirrored": True}
 #: An embedding whose norm is off 1 by more than this is rejected.
 _NORM_TOLERANCE = 1e-3
 
@@ -120,7 +124,7 @@ def au_text_table(clips: pa.Table, encoder: TextEncoder, *, source: str = "clips
 
 def au_text_inputs(table: pa.Table, datasets: Sequence[str], subjects: Sequence[str],
                    clips: Sequence[str], *, source: str = "au_text") -> dict[str, torch.Tensor]:
-    """Return the FeatureSet inputs ``au_text`` and ``au_text_mirrored`` of the given clips.
+    """Return the FeatureSet inputs ``au_text``, ``au_set`` and their mirrored forms of the clips.
 
     Args:
         table: an au_text table (this stage's output).
@@ -130,11 +134,14 @@ def au_text_inputs(table: pa.Table, datasets: Sequence[str], subjects: Sequence[
         source: what ``table`` is (its path), for error messages.
 
     Returns:
-        ``{"au_text": (N, D), "au_text_mirrored": (N, D)}`` float32; all-zero rows for clips
-        without a coded AU (the ``contrastive`` trainer leaves them out of its term).
+        ``{"au_text": (N, D), "au_text_mirrored": (N, D)}`` float32 embeddings and ``{"au_set":
+        (N, V), "au_set_mirrored": (N, V)}`` float32 0/1 AU sets (columns
+        :data:`mer.facs.au_sets.AU_SET_COLUMNS`); all-zero rows for clips without a coded AU
+        (the ``contrastive`` trainer leaves them out of its term).
 
     Raises:
-        DataError: a clip has no row in ``table``, or the table mixes encoders.
+        DataError: a clip has no row in ``table``, the table mixes encoders, or a clip's
+            ``action_units`` does not parse.
     """
     encoders = sorted(set(table.column("encoder").to_pylist()))
     if len(encoders) > 1:
@@ -156,4 +163,26 @@ def au_text_inputs(table: pa.Table, datasets: Sequence[str], subjects: Sequence[
             if vector is not None:
                 array[row] = vector
         out[input_key] = torch.from_numpy(array)
+    return out | _set_inputs(table.column("action_units").to_pylist(),
+                             [index[key] for key in keys], keys, source)
+
+
+def _set_inputs(codes: list[str | None], rows: list[int], keys: list[tuple[str, str, str]],
+                source: str) -> dict[str, torch.Tensor]:
+    """The multi-hot AU sets ``(N, V)`` of the table rows ``rows`` (clip ``keys``), as written
+    and mirrored."""
+    out = {}
+    for input_key, mirror in SET_KEYS.items():
+        vectors = []
+        for row, (dataset, subject, clip) in zip(rows, keys, strict=True):
+            try:
+                code = parse_au_code(codes[row])
+            except AUCodeError as error:
+                raise DataError(f"{source} clip {dataset}/{subject}/{clip}",
+                                f"{error}; re-run mer au-text") from error
+            if code is not None and mirror:
+                code = code.mirrored()
+            vectors.append(multi_hot(au_set(code)))
+        out[input_key] = torch.from_numpy(
+            np.stack(vectors) if vectors else np.zeros((0, len(AU_SET_COLUMNS)), np.float32))
     return out

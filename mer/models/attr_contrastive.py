@@ -23,9 +23,10 @@ Reading and scaling, so LOSO over ~16 subjects x ~150 clips trains in minutes on
   stages run at 24, 12 and 6 pixels: about 18 MFLOP per clip forward and backward.
 - Fusion: concatenation of the two pooled vectors, linear to ``embed_dim``, ReLU: the embedding.
   The classifier is dropout and a linear layer on it.
-- Projection head: ``embed_dim -> embed_dim -> text_dim`` (ReLU between), L2-normalised; the text
-  space is that of the AU descriptions (384 for all-MiniLM-L6-v2). It is trained only by the
-  contrastive term and unused when predicting.
+- Projection: one linear map ``embed_dim -> text_dim``, L2-normalised; the text space is that of
+  the AU descriptions (384 for all-MiniLM-L6-v2). It is trained only by the contrastive term and
+  unused when predicting. Linear, so the term shapes the embedding the classifier reads rather
+  than a head of its own.
 """
 
 from __future__ import annotations
@@ -113,8 +114,7 @@ class AttrContrastiveNet(MerModel):
         self.motion = Stream3d(3, 1, widths)
         self.fuse = nn.Sequential(nn.Linear(2 * widths[-1], embed_dim), nn.ReLU())
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, NUM_CLASSES))
-        self.projection = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(),
-                                        nn.Linear(embed_dim, text_dim))
+        self.projection = nn.Linear(embed_dim, text_dim)
 
     def embed(self, inputs: dict[str, Tensor]) -> Tensor:
         """Map standardised onset, apex and flow to the fused ``(B, embed_dim)`` embedding."""

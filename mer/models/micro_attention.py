@@ -9,10 +9,11 @@ learning from macro-expressions to cope with the tiny micro-expression corpora.
 
 Reading and scaling, so LOSO over ~16 subjects x ~150 clips trains in minutes on a 2-core CPU:
 
-- Input: the grey apex frame and the optical flow onset -> apex (u, v, strain), resized to
-  ``input_size`` (64 by default), standardised and stacked as 4 channels. The paper feeds apex
-  face images; the flow channels carry the motion, which is what a model trained on ~150 clips
-  can learn from.
+- Input (hyper-parameter ``inputs``): ``"apex_flow"`` (the default, ours): the grey apex frame and
+  the optical flow onset -> apex (u, v, strain), resized to ``input_size`` (64 by default),
+  standardised and stacked as 4 channels; the flow channels carry the motion, which is what a
+  model trained on ~150 clips can learn from. ``"apex"``: the grey apex frame alone, closer to the
+  paper, which feeds apex face images (RGB at 224 px there; grey at ``input_size`` here).
 - Backbone: ResNet-10 layout (stem: 3 x 3 conv stride 2 and 3 x 3 max pool stride 2, i.e. the
   ResNet stem with a 3 x 3 instead of a 7 x 7 kernel; then four stages of one basic block each,
   strides 1, 2, 2, 2: 16, 8, 4, 2 pixels at 64) with widths ``(16, 32, 64, 128)`` instead of
@@ -31,6 +32,7 @@ Reading and scaling, so LOSO over ~16 subjects x ~150 clips trains in minutes on
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final, Literal
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +43,10 @@ from mer.models.registry import register_model
 
 #: Strides of the four stages after the stride-4 stem (ResNet-10 layout).
 STAGE_STRIDES: tuple[int, ...] = (1, 2, 2, 2)
+
+#: Values of the ``inputs`` hyper-parameter -> the FeatureSet inputs read, stacked in this order.
+INPUT_VARIANTS: Final[dict[str, tuple[str, ...]]] = {"apex_flow": ("apex", "flow"),
+                                                    "apex": ("apex",)}
 
 
 def _conv_bn(
@@ -107,10 +113,16 @@ class AttentionBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the block to ``x`` ``(B, C_in, h, w)``."""
+        return self.forward_with_mask(x)[0]
+
+    def forward_with_mask(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Apply the block; also return its mask ``(B, 1, h', w')`` (None without attention)."""
         f = self.conv2(F.relu(self.conv1(x)))
+        mask = None
         if self.attention is not None:
-            f = (1.0 + self.attention(f)) * f
-        return F.relu(f + self.shortcut(x))
+            mask = self.attention(f)
+            f = (1.0 + mask) * f
+        return F.relu(f + self.shortcut(x)), mask
 
 
 @register_model("micro_attention")
@@ -122,9 +134,10 @@ class MicroAttentionResNet(MerModel):
         widths: channels of the four stages.
         attention: add the micro-attention units (False gives the plain ResNet, for ablation).
         dropout: dropout probability before the classifier.
+        inputs: ``"apex_flow"`` or ``"apex"`` (:data:`INPUT_VARIANTS`).
 
-    Inputs: ``"apex"`` ``(B, 1, H, W)`` grey in [0, 1] and ``"flow"`` ``(B, 3, H, W)`` (u, v,
-    strain), any H = W. Embedding: ``(B, widths[-1])``. The stages run at ``input_size / 4``,
+    Inputs: ``"apex"`` ``(B, 1, H, W)`` grey in [0, 1] and, with ``inputs="apex_flow"``,
+    ``"flow"`` ``(B, 3, H, W)`` (u, v, strain), any H = W. Embedding: ``(B, widths[-1])``. The stages run at ``input_size / 4``,
     ``/ 8``, ``/ 16`` and ``/ 32`` pixels.
     """
 
@@ -136,8 +149,13 @@ class MicroAttentionResNet(MerModel):
         widths: Sequence[int] = (16, 32, 64, 128),
         attention: bool = True,
         dropout: float = 0.0,
+        inputs: Literal["apex_flow", "apex"] = "apex_flow",
     ) -> None:
         widths = tuple(int(w) for w in widths)
+        if inputs not in INPUT_VARIANTS:
+            raise ValueError(f"micro_attention: inputs must be one of {sorted(INPUT_VARIANTS)}, "
+                             f"got {inputs!r}")
+        self.input_keys = INPUT_VARIANTS[inputs]  # type: ignore[misc]  # per instance here
         if input_size < 32:
             raise ValueError(f"micro_attention: input_size must be >= 32 pixels, got {input_size}")
         if len(widths) != len(STAGE_STRIDES) or min(widths) < 1:
@@ -156,7 +174,29 @@ class MicroAttentionResNet(MerModel):
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(widths[-1], NUM_CLASSES))
 
     def embed(self, inputs: dict[str, Tensor]) -> Tensor:
-        """Map standardised ``"apex"`` and ``"flow"`` to the ``(B, widths[-1])`` embedding."""
+        """Map standardised :attr:`input_keys` to the ``(B, widths[-1])`` embedding."""
+        return self.blocks(self._stem(inputs)).mean(dim=(2, 3))
+
+    def _stem(self, inputs: dict[str, Tensor]) -> Tensor:
         x = torch.cat([inputs[key] for key in self.input_keys], dim=1)
-        x = F.max_pool2d(F.relu(self.stem(x)), kernel_size=3, stride=2, padding=1)
-        return self.blocks(x).mean(dim=(2, 3))
+        return F.max_pool2d(F.relu(self.stem(x)), kernel_size=3, stride=2, padding=1)
+
+    @torch.no_grad()
+    def attention_masks(self, inputs: dict[str, Tensor]) -> list[Tensor]:
+        """Return each block's micro-attention mask, for post-hoc visualisation.
+
+        Args:
+            inputs: raw ``key -> (B, C, H, W)`` tensors holding :attr:`input_keys` (resized and
+                standardised here, as in the forward pass).
+
+        Returns:
+            One ``(B, 1, h_i, w_i)`` mask in ``(0, 1)`` per block (``input_size / 4`` to ``/ 32``
+            pixels), in block order; empty without attention units.
+        """
+        x = self._stem(self.norm(self.resize_inputs(inputs)))
+        masks = []
+        for block in self.blocks:
+            x, mask = block.forward_with_mask(x)
+            if mask is not None:
+                masks.append(mask)
+        return masks

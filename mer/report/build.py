@@ -2,7 +2,8 @@
 
 Sections: a forest plot of every model's UF1 with the baseline marked, the paired comparisons
 (when given), results with 95% intervals per model entry and dataset, the evaluation figures,
-flow pictures of a few clips, the quality gates, and the lineage of the numbers. The same inputs
+flow pictures of a few clips, micro-attention maps (when given), the quality gates, and the
+lineage of the numbers. The same inputs
 give the same bytes: no timestamp, every mapping in a fixed order.
 """
 
@@ -19,6 +20,7 @@ import pandas as pd
 from mer.data.schema import LABELS
 from mer.lineage import AuditReport
 from mer.lineage.lock import flatten_params
+from mer.report.attention import AttentionClip, attention_section
 from mer.report.compare import (DEFAULT_BASELINE, Comparisons, comparisons_section,
                                 forest_section)
 from mer.report.flowviz import flow_to_rgb, grey_to_rgb, png_bytes, wheel_legend
@@ -61,6 +63,9 @@ class ReportInputs:
         comparisons: the paired comparisons of model entries, or None.
         data_docs: the gates' Great Expectations Data Docs folder as a link relative to the
             page, or None; gate report ``macro/flow.json`` links ``<data_docs>/macro/flow/``.
+        attention_model: the ``micro_attention`` entry whose maps are shown, or None (no
+            section).
+        attention_clips: its attention masks of a few clips.
     """
 
     metrics: Mapping[str, Any]
@@ -74,6 +79,8 @@ class ReportInputs:
     sources: Mapping[str, str] = field(default_factory=dict)  # what -> path, shown at the top
     comparisons: Comparisons | None = None
     data_docs: str | None = None
+    attention_model: str | None = None
+    attention_clips: Sequence[AttentionClip] = ()
 
 
 def choose_clips(flow_table: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -276,7 +283,8 @@ def build_report(inputs: ReportInputs) -> str:
               + ("<a href=\"#comparisons\">comparisons</a>, " if inputs.comparisons else "")
               + "<a href=\"#results\">results</a>, "
               "<a href=\"#figures\">figures</a>, <a href=\"#flow\">flow</a>, "
-              "<a href=\"#quality\">quality gates</a>, <a href=\"#lineage\">lineage</a>.</p>"
+              + ("<a href=\"#attention\">attention</a>, " if inputs.attention_model else "")
+              + "<a href=\"#quality\">quality gates</a>, <a href=\"#lineage\">lineage</a>.</p>"
               + (f"<ul class=\"muted\">{sources}</ul>" if sources else ""))
     baseline = inputs.comparisons.baseline if inputs.comparisons else DEFAULT_BASELINE
     return page(inputs.title, [
@@ -286,6 +294,8 @@ def build_report(inputs: ReportInputs) -> str:
         results_section(inputs.metrics, inputs.lineage),
         figures_section(inputs.figures, sorted(inputs.metrics)),
         flow_section(inputs.flow_clips, inputs.predictions),
+        (attention_section(inputs.attention_clips, inputs.attention_model)
+         if inputs.attention_model else ""),
         quality_section(inputs.quality, inputs.data_docs),
         lineage_section(inputs.lineage, inputs.lineage_note),
     ])

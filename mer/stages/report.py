@@ -3,7 +3,7 @@
 ``mer report --metrics reports/metrics.json --predictions reports/predictions.parquet
 --quality reports/quality --figures reports/figures --flow-table data/processed/micro/flow.parquet
 --flow-dir data/processed/micro/flow --out reports/index.html [--comparisons
-reports/comparisons.json]`` inlines every image (base64 PNG; the forest plot inline SVG), uses no
+reports/comparisons.json] [--attention-model models/default/micro_attention]`` inlines every image (base64 PNG; the forest plot inline SVG), uses no
 script and no external file, and writes the same bytes for the same inputs.
 """
 
@@ -19,11 +19,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from mer.data.atomic import write_text
 from mer.data.errors import DataError
+from mer.data.schema import LABELS
 from mer.lineage import audit_metrics
-from mer.report import FlowClip, ReportInputs, build_report, choose_clips, parse_comparisons
+from mer.report import (
+    AttentionClip,
+    FlowClip,
+    ReportInputs,
+    build_report,
+    choose_clips,
+    parse_comparisons,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +77,59 @@ def read_flow_clips(table: Path, folder: Path, n: int) -> list[FlowClip]:
     return clips
 
 
+def load_fold_model(model_dir: Path, fold: int) -> Any:
+    """Build the ``micro_attention`` entry's model from its config.yaml with fold ``fold``'s
+    weights (``fold_XX.pt``).
+
+    Raises:
+        DataError: no config.yaml, not a micro_attention entry, or no such fold checkpoint.
+    """
+    import torch  # noqa: PLC0415 - only for attention maps
+
+    from mer.models import create_model  # noqa: PLC0415 - registers the models
+
+    config_path, weights = model_dir / "config.yaml", model_dir / f"fold_{fold:02d}.pt"
+    if not config_path.is_file():
+        raise DataError(model_dir, "no config.yaml: not a trained model entry (run `mer train`)")
+    params = yaml.safe_load(config_path.read_text(encoding="utf-8"))["params"]
+    if params["name"] != "micro_attention":
+        raise DataError(config_path, f"the entry is a {params['name']!r} model; attention maps "
+                                     "need micro_attention")
+    if not weights.is_file():
+        raise DataError(weights, "fold checkpoint not found (run `mer train`)")
+    model = create_model("micro_attention", **(params.get("hparams") or {}))
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def read_attention_clips(model_dir: Path, flow_clips: Sequence[FlowClip],
+                         predictions: pd.DataFrame) -> list[AttentionClip]:
+    """Each clip's micro-attention masks from the entry's fold checkpoint that held it out.
+
+    Raises:
+        DataError: the entry is not a trained ``micro_attention``, or a clip has no prediction of
+            it (so its fold is unknown), or the fold's checkpoint is missing.
+    """
+    from mer.evaluation.attention import attention_maps  # noqa: PLC0415 - imports torch
+
+    entry = model_dir.name
+    out = []
+    for c in flow_clips:
+        rows = predictions[(predictions["model"] == entry) & (predictions["dataset"] == c.dataset)
+                           & (predictions["subject"] == c.subject)
+                           & (predictions["clip"] == c.clip)]
+        if rows.empty:
+            raise DataError(model_dir, f"clip {c.dataset}/{c.subject}/{c.clip} has no prediction "
+                                       f"of entry {entry!r}: its fold is unknown (train and "
+                                       "evaluate the entry first)")
+        fold = int(rows["fold"].iloc[0])
+        masks = attention_maps(load_fold_model(model_dir, fold), c.apex,
+                               np.stack([c.u, c.v, c.strain]))
+        out.append(AttentionClip(c.dataset, c.subject, c.clip, c.label, fold, c.apex,
+                                 tuple(masks)))
+    return out
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the report's inputs and output."""
     parser = argparse.ArgumentParser(prog="mer report", description=__doc__.split("\n\n")[0])
@@ -84,6 +146,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="the gates' Data Docs folder (mer validate --data-docs DIR/<gate>), "
                              "linked from each gate's row")
     parser.add_argument("--clips", type=int, default=3, help="clips whose flow is pictured")
+    parser.add_argument("--attention-model", type=Path, default=None,
+                        help="a trained micro_attention entry (models/<set>/<entry>) whose "
+                             "attention maps are shown")
+    parser.add_argument("--attention-clips", type=int, default=2,
+                        help="clips per class whose attention maps are shown")
     parser.add_argument("--check-lineage", action="store_true",
                         help="also compare the recorded hashes with the disk (not inside "
                              "`dvc repro`, which holds DVC's lock)")
@@ -99,9 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as error:
         note = f"no lineage: {error}"
         logger.warning("%s", note)
+    predictions = pd.read_parquet(args.predictions)
+    attention: list[AttentionClip] = []
+    if args.attention_model is not None:
+        chosen = read_flow_clips(args.flow_table, args.flow_dir, len(LABELS) * args.attention_clips)
+        attention = read_attention_clips(args.attention_model, chosen, predictions)
     inputs = ReportInputs(
         metrics=read_json(args.metrics),
-        predictions=pd.read_parquet(args.predictions),
+        predictions=predictions,
         figures=read_figures(args.figures),
         quality=read_quality(args.quality),
         flow_clips=read_flow_clips(args.flow_table, args.flow_dir, args.clips),
@@ -110,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      if args.comparisons else None),
         data_docs=(Path(os.path.relpath(args.data_docs, args.out.parent)).as_posix()
                    if args.data_docs else None),
+        attention_model=args.attention_model.name if args.attention_model else None,
+        attention_clips=attention,
         sources={"metrics": args.metrics.as_posix(), "predictions": args.predictions.as_posix(),
                  "quality gates": args.quality.as_posix(), "flow": args.flow_table.as_posix()},
     )

@@ -14,9 +14,11 @@ from mer.data.schema import LABELS
 from mer.models.base import INPUT_CHANNELS
 
 #: Per-clip vector inputs ``(N, D)`` float32 (any D), read by trainers rather than by the models:
-#: the clip's action-unit text embedding and that of its left-right mirrored description
+#: the clip's action-unit text embedding and that of its left-right mirrored description, and
+#: its AU set (multi-hot, sides explicit: ``mer.facs.au_sets``) as coded and mirrored
 #: (``mer au-text``; all zeros where the clip has no coded AU).
-VECTOR_INPUTS: Final[tuple[str, ...]] = ("au_text", "au_text_mirrored")
+VECTOR_INPUTS: Final[tuple[str, ...]] = ("au_text", "au_text_mirrored", "au_set",
+                                         "au_set_mirrored")
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from mer.data.errors import DataError
+from mer.facs.au_sets import AU_SET_COLUMNS
 from mer.facs.text import KNOWN_ENCODERS, EncoderError, load_encoder
 from mer.stages import au_text
 from mer.facs.embeddings import au_text_inputs, au_text_schema, au_text_table, describe_clips
@@ -70,10 +71,18 @@ def test_a_bad_code_names_the_clip_and_sheet_row() -> None:
 def test_inputs_join_on_the_clip_keys_with_zeros_for_uncoded() -> None:
     table = au_text_table(_clips(["4+R12", None, "4"]), FakeEncoder())
     inputs = au_text_inputs(table, ["casme2", "casme2"], ["sub00", "sub01"], ["c2", "c1"])
-    assert set(inputs) == {"au_text", "au_text_mirrored"}
+    assert set(inputs) == {"au_text", "au_text_mirrored", "au_set", "au_set_mirrored"}
     assert inputs["au_text"].dtype == torch.float32 and inputs["au_text"].shape == (2, 8)
     assert inputs["au_text"][0].tolist() == pytest.approx(table.column("embedding")[2].as_py())
     assert torch.count_nonzero(inputs["au_text"][1]) == 0
+    first = {AU_SET_COLUMNS[i] for i in torch.nonzero(inputs["au_set"][0]).flatten().tolist()}
+    mirrored = {AU_SET_COLUMNS[i]
+                for i in torch.nonzero(inputs["au_set_mirrored"][0]).flatten().tolist()}
+    assert first == mirrored == {(4, "left"), (4, "right")}  # "4"
+    assert torch.count_nonzero(inputs["au_set"][1]) == 0  # uncoded
+    sided = au_text_inputs(table, ["casme2"], ["sub00"], ["c0"])  # "4+R12"
+    assert {AU_SET_COLUMNS[i] for i in torch.nonzero(sided["au_set_mirrored"][0]).flatten()
+            .tolist()} == {(4, "left"), (4, "right"), (12, "left")}
     with pytest.raises(DataError, match=r"no row, e.g. \['casme2/sub00/c9'\]"):
         au_text_inputs(table, ["casme2"], ["sub00"], ["c9"])
 

@@ -88,3 +88,30 @@ def test_reset_parameters_resets_the_input_statistics() -> None:
     model.reset_parameters()
     assert torch.equal(model.norm.flow_mean, torch.zeros(3))
     assert torch.equal(model.norm.flow_std, torch.ones(3))
+
+
+def test_micro_attention_apex_variant_reads_the_apex_frame_only(n_params) -> None:
+    model = create_model("micro_attention", input_size=32, inputs="apex").eval()
+    assert model.input_keys == ("apex",)
+    assert create_model("micro_attention").input_keys == ("apex", "flow")
+    logits = model({"apex": torch.rand(2, 1, 40, 40)})  # no flow needed
+    assert logits.shape == (2, 3)
+    assert n_params(model) < n_params(create_model("micro_attention", input_size=32))
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        create_model("micro_attention", inputs="onset")
+
+
+def test_micro_attention_exposes_one_mask_per_block() -> None:
+    model = create_model("micro_attention", input_size=64).eval()
+    inputs = {"apex": torch.rand(2, 1, 64, 64), "flow": torch.randn(2, 3, 64, 64)}
+    masks = model.attention_masks(inputs)
+    assert [tuple(m.shape) for m in masks] == [(2, 1, 16, 16), (2, 1, 8, 8), (2, 1, 4, 4),
+                                               (2, 1, 2, 2)]
+    assert all(bool(((m > 0) & (m < 1)).all()) for m in masks)
+    assert create_model("micro_attention", attention=False).attention_masks(inputs) == []
+    # The masks are those the forward pass applies.
+    seen: list[torch.Tensor] = []
+    for block in model.blocks:
+        block.attention.register_forward_hook(lambda _m, _i, out: seen.append(out))
+    model(inputs)
+    assert len(seen) == 4 and all(torch.equal(a, b) for a, b in zip(seen, masks, strict=True))

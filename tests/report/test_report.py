@@ -143,3 +143,50 @@ def test_each_gate_links_its_data_docs(project: Path) -> None:
     page = out.read_text(encoding="utf-8")
     assert '<a href="data_docs/clips/index.html">Data Docs</a>' in page
     assert '<a href="data_docs/macro/flow/index.html">Data Docs</a>' in page
+
+
+def _micro_attention_entry(project: Path) -> Path:
+    """A trained-looking micro_attention entry (random weights, fold 0) with its predictions."""
+    import torch  # noqa: PLC0415 - only these tests need it
+
+    from mer.models import create_model  # noqa: PLC0415
+
+    entry = project / "models" / "default" / "micro_attention"
+    entry.mkdir(parents=True)
+    hparams = {"input_size": 32, "widths": [4, 4, 8, 8]}
+    (entry / "config.yaml").write_text(yaml.safe_dump(
+        {"params": {"name": "micro_attention", "hparams": hparams}}))
+    torch.manual_seed(0)
+    torch.save(create_model("micro_attention", **hparams).state_dict(), entry / "fold_00.pt")
+    path = project / "reports" / "predictions.parquet"
+    predictions = pd.read_parquet(path)
+    extra = predictions[predictions["model"] == "ststnet"].assign(model="micro_attention")
+    pd.concat([predictions, extra]).to_parquet(path)
+    return entry
+
+
+def test_attention_maps_of_a_few_clips_per_class(project: Path) -> None:
+    entry = _micro_attention_entry(project)
+    out = project / "reports" / "index.html"
+    argv = [*_argv(project, out), "--attention-model", str(entry), "--attention-clips", "1"]
+    assert report_stage.main(argv) == 0
+    page = out.read_text(encoding="utf-8")
+    section = page[page.index("<h2 id=\"attention\">"):page.index("<h2 id=\"quality\">")]
+    assert "Model entry <code>micro_attention</code>" in section
+    assert section.count("<h3>casme2/c") == 3  # one clip of each class
+    for k, label in enumerate(LABELS):
+        assert f"casme2/s1/c{k}: {label}; fold 0" in section
+    # per clip: the apex and one overlay per block, at the block's resolution (32 px input)
+    assert section.count("<img") == 3 * 5
+    assert section.count(">block 1: 8 x 8") == 3 and section.count(">block 4: 1 x 1") == 3
+    assert "href=\"#attention\"" in page
+    assert report_stage.main(_argv(project, project / "plain.html")) == 0
+    assert "id=\"attention\"" not in (project / "plain.html").read_text(encoding="utf-8")
+
+
+def test_attention_maps_need_the_entry_s_predictions(project: Path) -> None:
+    entry = _micro_attention_entry(project)
+    renamed = entry.with_name("micro_attention_apex")
+    entry.rename(renamed)
+    with pytest.raises(Exception, match="has no prediction of entry 'micro_attention_apex'"):
+        report_stage.main([*_argv(project, project / "x.html"), "--attention-model", str(renamed)])
