@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger, task
 
 from flows.pipeline import pipeline
 from mer.config import Params, load_params
+from mer.data import incoming
 from mer.evaluation.compare import Decision, decide
 from mer.stages import retrain as files
 
@@ -32,7 +33,7 @@ def check(batch: Path, params: Params) -> str | None:
 @task(name="merge", task_run_name="merge {batch.name}")
 def merge(batch: Path, root: Path, params: Params) -> str:
     """Merge a checked batch into the raw data."""
-    return files.merge(batch, root, params).name
+    return incoming.merge(batch, files.merged_folder(root, params)).name
 
 
 @task(name="track raw data", retries=1)
@@ -58,7 +59,7 @@ def retrain(root: Path = Path(".")) -> Decision | None:
         if reason is not None:
             quarantined[batch.name] = reason
             logger.warning("batch %s quarantined: %s", batch.name,
-                           files.quarantine(batch, root, params, reason))
+                           incoming.quarantine(batch, root / params.retrain.quarantine, reason))
     good = [batch for batch, reason in reasons.items() if reason is None]
     record_dir = files.new_record_dir(root, params)
     previous = files.keep_results(root, record_dir, "previous")

@@ -7,7 +7,7 @@ key's name. Only `mer/stages` loads files; the library receives these objects.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import yaml
 from pydantic import (
@@ -39,12 +39,29 @@ class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+#: Formats without a coding sheet: the folder tree under the root is the annotation.
+TREE_FORMATS: Final[frozenset[str]] = frozenset({"smic", "ckplus"})
+
+
 class CorpusConfig(Section):
-    """One corpus in its native layout: where its frames and its coding sheet are."""
+    """One corpus in its native layout: where its frames and its coding sheet are.
+
+    dvc.yaml tracks ``root`` and ``annotations`` of every corpus of params.yaml (one
+    ``corpus_micro``/``corpus_macro`` stage each), so there every corpus names both; a format
+    without a sheet (SMIC, CK+) names its root as its annotations.
+    """
 
     format: CorpusFormat
     root: Path
     annotations: Path | None = None
+
+    @model_validator(mode="after")
+    def _tree_is_the_annotation(self) -> CorpusConfig:
+        if self.format in TREE_FORMATS and self.annotations not in (None, self.root):
+            raise ValueError(f"{self.format} has no coding sheet: its annotations are its folder "
+                             f"tree, so annotations must be its root {self.root} (or unset), "
+                             f"not {self.annotations}")
+        return self
 
 
 class DataConfig(Section):

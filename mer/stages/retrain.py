@@ -1,13 +1,11 @@
-"""The file work of scheduled retraining: check, quarantine or merge batches; record decisions.
+"""Scheduled retraining's steps that read params.yaml: find and check batches, record decisions.
 
-Raw data is never modified: a batch is copied under a hidden name in the incoming folder and
-renamed into the merged raw data in one step, so an interrupted merge leaves the raw data as it
-was and the batch still waiting in the incoming folder (it leaves only after the rename).
+Quarantining and merging a batch are :func:`mer.data.incoming.quarantine` and
+:func:`mer.data.incoming.merge` (given the folders named here).
 """
 
 from __future__ import annotations
 
-import filecmp
 import json
 import shutil
 from dataclasses import asdict
@@ -52,57 +50,15 @@ def check_batch(batch: Path, params: Params) -> str | None:
     return None
 
 
-def quarantine(batch: Path, root: Path, params: Params, reason: str) -> Path:
-    """Move a rejected batch whole into the quarantine folder and write the reason beside it."""
-    folder = root / params.retrain.quarantine
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / batch.name
-    if target.exists():
-        target = folder / f"{batch.name}-{_stamp()}"
-    shutil.move(batch, target)
-    write_text(target.with_name(target.name + ".reason.json"),
-               json.dumps({"batch": batch.name, "reason": reason}, indent=2) + "\n")
-    return target
-
-
-def merge(batch: Path, root: Path, params: Params) -> Path:
-    """Move a checked batch into the merged raw data; the rename of a full copy is the commit.
-
-    The batch is copied under a hidden name in the incoming folder (never inside the raw data)
-    and renamed into ``data.incoming`` in one step; only then does it leave the incoming folder,
-    itself by a rename before removal. Killed before the commit, the raw data is as it was and
-    the batch still waits; killed after it, the next call finds the identical merged copy and
-    only finishes removing the batch.
+def merged_folder(root: Path, params: Params) -> Path:
+    """The merged raw data (``data.incoming``) under ``root``.
 
     Raises:
-        DataError: ``data.incoming`` is not set, or a different batch of that name was merged
-            already (raw data is never overwritten).
+        DataError: ``data.incoming`` is not set.
     """
     if params.data.incoming is None:
         raise DataError("params.yaml", "data.incoming is not set: nowhere to merge batches")
-    target = root / params.data.incoming / batch.name
-    if target.exists() and not _same_tree(batch, target):
-        raise DataError(batch, f"a different batch named {batch.name} was merged already "
-                               f"({target}); rename the new one")
-    if not target.exists():
-        work = batch.with_name(f".merging-{batch.name}")
-        shutil.rmtree(work, ignore_errors=True)  # left by an interrupted merge
-        shutil.copytree(batch, work, symlinks=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        work.rename(target)
-    done = batch.with_name(f".merged-{batch.name}")
-    shutil.rmtree(done, ignore_errors=True)
-    batch.rename(done)
-    shutil.rmtree(done)
-    return target
-
-
-def _same_tree(a: Path, b: Path) -> bool:
-    """Whether two folders hold the same relative paths with the same bytes."""
-    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-    return files_a == files_b and all(
-        filecmp.cmp(a / rel, b / rel, shallow=False) for rel in files_a)
+    return root / params.data.incoming
 
 
 def keep_results(root: Path, record_dir: Path, name: str) -> dict[str, Any] | None:

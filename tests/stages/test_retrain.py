@@ -11,7 +11,8 @@ import yaml
 
 from mer.config import Params
 from mer.data.errors import DataError
-from mer.stages.retrain import merge
+from mer.data.incoming import merge
+from mer.stages.retrain import merged_folder
 
 PARAMS = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())
 
@@ -22,7 +23,8 @@ import os, shutil, signal, sys
 from pathlib import Path
 import yaml
 from mer.config import Params
-from mer.stages import retrain
+from mer.data.incoming import merge
+from mer.stages.retrain import merged_folder
 
 root, point = Path(sys.argv[1]), sys.argv[2]
 params = Params.model_validate(yaml.safe_load((root / "params.yaml").read_text()))
@@ -41,7 +43,7 @@ def rename_then_die(self, target):
     return real_rename(self, target)
 
 shutil.copyfile, Path.rename = copy_then_die, rename_then_die
-retrain.merge(root / "data/incoming/lab-1", root, params)
+merge(root / "data/incoming/lab-1", merged_folder(root, params))
 """
 
 
@@ -64,6 +66,10 @@ def _params(root: Path) -> Params:
     return Params.model_validate(yaml.safe_load((root / "params.yaml").read_text()))
 
 
+def _merge(batch: Path, root: Path) -> Path:
+    return merge(batch, merged_folder(root, _params(root)))
+
+
 def _tree(folder: Path) -> dict[str, bytes]:
     """Every file and folder under ``folder``, hidden ones included: relative path -> bytes."""
     return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"<dir>"
@@ -78,7 +84,7 @@ def _kill_during_merge(root: Path, point: str) -> None:
 
 def test_merge_moves_the_batch_whole(project: Path) -> None:
     waiting = _tree(project / "data/incoming/lab-1")
-    target = merge(project / "data/incoming/lab-1", project, _params(project))
+    target = _merge(project / "data/incoming/lab-1", project)
     assert target == project / "data/raw/incoming/lab-1"
     assert _tree(target) == waiting
     assert list((project / "data/incoming").iterdir()) == []  # no hidden leftovers
@@ -89,7 +95,7 @@ def test_killed_while_copying_leaves_raw_data_and_the_batch_as_they_were(project
     _kill_during_merge(project, "copy")
     assert _tree(project / "data/raw") == raw
     assert _tree(project / "data/incoming/lab-1") == waiting
-    merge(project / "data/incoming/lab-1", project, _params(project))  # the next run merges it
+    _merge(project / "data/incoming/lab-1", project)  # the next run merges it
     assert _tree(project / "data/raw/incoming/lab-1") == waiting
     assert list((project / "data/incoming").iterdir()) == []
 
@@ -99,7 +105,7 @@ def test_killed_after_the_commit_the_next_run_only_tidies_up(project: Path) -> N
     _kill_during_merge(project, "commit")
     assert _tree(project / "data/raw/incoming/lab-1") == waiting
     assert _tree(project / "data/incoming/lab-1") == waiting  # still waiting, whole
-    merge(project / "data/incoming/lab-1", project, _params(project))
+    _merge(project / "data/incoming/lab-1", project)
     assert _tree(project / "data/raw/incoming/lab-1") == waiting
     assert list((project / "data/incoming").iterdir()) == []
 
@@ -110,5 +116,12 @@ def test_a_different_batch_of_a_merged_name_is_refused(project: Path) -> None:
     (batch / "batch.yaml").write_text("format: samm\n")
     raw = _tree(project / "data/raw")
     with pytest.raises(DataError, match="lab-0: a different batch named lab-0 was merged already"):
-        merge(batch, project, _params(project))
+        _merge(batch, project)
     assert _tree(project / "data/raw") == raw and batch.is_dir()
+
+
+def test_merging_without_data_incoming_is_refused(project: Path) -> None:
+    params = _params(project).model_copy(
+        update={"data": _params(project).data.model_copy(update={"incoming": None})})
+    with pytest.raises(DataError, match="data.incoming is not set"):
+        merged_folder(project, params)

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
+from mer.config import TREE_FORMATS
 from mer.data.errors import DataError
 from mer.data.readers import attach, casme2, casme3, ckplus, mmew, samm, smic
 from mer.data.readers.common import Dropped, ReaderPolicy, ReadResult
@@ -33,9 +34,6 @@ MACRO_FORMATS: Final[tuple[str, ...]] = ("ckplus",)
 
 #: The micro-expression formats :func:`read_corpus` knows (the ``dataset`` values it produces).
 FORMATS: Final[tuple[str, ...]] = tuple(f for f in _PARSERS if f not in MACRO_FORMATS)
-
-#: Formats whose folder tree is the annotation (no sheet).
-_TREE_FORMATS: Final[frozenset[str]] = frozenset({"smic", "ckplus"})
 
 
 def parse_annotations(format: str, path: str | Path,
@@ -87,7 +85,7 @@ def read_corpus(format: str, root: str | Path, annotations: str | Path | None = 
         DataError: for an unknown format, a missing sheet, any bad input, or when no clip is left.
     """
     if annotations is None:
-        if format not in _TREE_FORMATS:
+        if format not in TREE_FORMATS:
             raise DataError(root, f"the {format} reader needs its annotation sheet")
         annotations = root
     sheet = parse_annotations(format, annotations, policy)
