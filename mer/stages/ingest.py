@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from mer.config import CorpusConfig, DataConfig, load_params
 from mer.data.atomic import write_parquet
+from mer.data.fingerprint import frame_fingerprints
 from mer.data.incoming import read_merged
 from mer.data.readers import (
     FORMATS,
@@ -70,6 +71,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         "clip with its apex cleared (to be spotted)")
     parser.add_argument("--out", type=Path, required=True, help="clip table (Parquet)")
     parser.add_argument("--dropped", type=Path, help="table of dropped clips (Parquet)")
+    parser.add_argument("--fingerprints", type=Path,
+                        help="SHA-256 of each clip's frame files (Parquet), so DVC sees an "
+                             "edited frame")
     args = parser.parse_args(argv)
     if (args.params is None) == (args.format is None):
         parser.error("give either --params or --format with --root")
@@ -92,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_parquet(args.out, result.table)
     if args.dropped is not None:
         write_parquet(args.dropped, result.dropped_table())
+    if args.fingerprints is not None:
+        write_parquet(args.fingerprints, frame_fingerprints(result.table))
     logger.info("%d clips of %d subjects -> %s (%d dropped)", result.table.num_rows,
                 len(set(zip(result.table["dataset"].to_pylist(),
                             result.table["subject"].to_pylist()))),

@@ -10,6 +10,7 @@ import openpyxl
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from dvc.repo import Repo
 
 from tests.flows.conftest import make_quick_project
 
@@ -67,12 +68,21 @@ def test_edited_sheet_row_outside_data_raw_reruns_ingest(outside: tuple[Path, Pa
 
 
 @pytest.mark.slow
-def test_edited_frame_outside_data_raw_rereads_its_corpus(outside: tuple[Path, Path, Path]) -> None:
+def test_edited_frame_outside_data_raw_reruns_ingest_and_faces(
+        outside: tuple[Path, Path, Path]) -> None:
     project, root, _ = outside
     frame = sorted(p for p in root.rglob("*") if p.is_file())[0]
+    fingerprints = project / "data/interim/corpora/micro/casme2/frames.parquet"
+    before = pq.read_table(fingerprints).column("frames_sha256").to_pylist()
     frame.write_bytes(frame.read_bytes()[::-1])
 
     status = _dvc(project, "status", "--with-deps", "ingest@micro")
     assert "corpus_micro@0" in status and str(root) in status
-    assert "Running stage 'corpus_micro@0'" in _dvc(project, "repro", "ingest@micro")
+    log = _dvc(project, "repro", "ingest@micro")
+    assert "Running stage 'corpus_micro@0'" in log and "Running stage 'ingest@micro'" in log
     assert "up to date" in _dvc(project, "status", "--with-deps", "ingest@micro")
+    after = pq.read_table(fingerprints).column("frames_sha256").to_pylist()
+    assert sum(a != b for a, b in zip(before, after, strict=True)) == 1  # the edited clip
+    with Repo(str(project)) as repo:  # and the stage that reads frames depends on them
+        faces = next(s for s in repo.index.stages if s.addressing == "faces@micro")
+        assert "data/interim/corpora/micro" in [str(dep.def_path) for dep in faces.deps]
