@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from mer.spotting.rigid import face_weights, prepare, residual_energy, rigid_residual
 
@@ -50,28 +49,11 @@ def motion_profile(frames: np.ndarray | torch.Tensor, blur_sigma: float = 1.0, m
     Raises:
         ValueError: wrong shape, an empty clip, or non-finite values.
     """
-    x = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
-    if x.ndim != 3:
-        raise ValueError(f"motion_profile: frames must be (T, H, W) grey, got shape {tuple(x.shape)}")
-    if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
-        raise ValueError(f"motion_profile: empty clip, shape {tuple(x.shape)}")
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("motion_profile: frames have NaN or infinite values")
-    x = x[:, None]
-    h, w = x.shape[-2:]
-    factor = max(h, w) / max_side
-    if factor > 1:
-        x = F.interpolate(x, size=(max(1, round(h / factor)), max(1, round(w / factor))), mode="area")
-    if blur_sigma > 0:
-        radius = max(1, int(round(3 * blur_sigma)))
-        t = torch.arange(-radius, radius + 1, dtype=x.dtype)
-        k = torch.exp(-0.5 * (t / blur_sigma) ** 2)
-        k = k / k.sum()
-        x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
-        x = F.conv2d(x, k.view(1, 1, 1, -1))
-        x = F.conv2d(x, k.view(1, 1, -1, 1))
-    diff = (x - x[:1]).abs().mean(dim=(1, 2, 3))
+    try:
+        x = prepare(frames, max_side=max_side, blur_sigma=blur_sigma)
+    except ValueError as error:
+        raise ValueError(f"motion_profile: {error}") from None
+    diff = (x - x[:1]).abs().mean(dim=(1, 2))
     return diff.double().numpy()
 
 
