@@ -1,6 +1,6 @@
 """Faults and determinism on a small project: SIGKILL at a random point of every stage resumes
-to the very same results, two cold runs give the same bytes, and 1 or 2 torch threads the same
-metrics."""
+to the very same results, two cold runs give the same bytes (metrics and both comparison tables),
+and 1 or 2 torch threads the same metrics."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ from flows.dvc_graph import stage_order, stage_outputs
 
 #: The files whose bytes must not depend on the run: the reported numbers.
 RESULTS = ("reports/metrics.json", "reports/predictions.parquet")
+#: The paired comparison tables of `make run` and of `make experiments` (seeds and ablations).
+COMPARISONS = ("reports/comparisons.json", "reports/comparisons.md",
+               "reports/experiments/comparisons.json", "reports/experiments/comparisons.md")
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
 
@@ -111,6 +114,12 @@ def test_a_second_cold_run_gives_the_same_bytes_and_one_thread_the_same_numbers(
     second = project_factory(tmp_path / "project", threads=2)
     _check(_repro(second, "report"))
     assert _results(second) == _results(first)  # other folder, other time, same bytes
+    for root in (first, second):  # every seed and ablation trained again from nothing
+        _check(_repro(root, "compare", "compare_experiments"))
+    tables = [{name: (root / name).read_bytes() for name in COMPARISONS}
+              for root in (first, second)]
+    assert tables[0] == tables[1]
+    assert b"ststnet_wide" in tables[0]["reports/experiments/comparisons.md"]  # an ablation row
 
     params = yaml.safe_load((second / "params.yaml").read_text())
     params["runtime"]["threads"] = 1
