@@ -448,3 +448,17 @@ def solve_batch(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tvl1-fused") as pool:
             list(pool.map(solve, range(b)))
     return out
+
+
+def kernels_state() -> str:
+    """"loaded" when the kernels are compiled in this process, "cached" when numba's on-disk
+    cache holds them for this source (loading takes about a second), else "cold" (compiling
+    takes tens of seconds)."""
+    if _solve_pair.signatures:
+        return "loaded"
+    cache = getattr(_solve_pair, "_cache", None)
+    index = getattr(getattr(cache, "_cache_file", None), "_load_index", None)
+    try:
+        return "cached" if index is not None and index() else "cold"
+    except Exception:  # noqa: BLE001 - an unreadable or foreign cache is a cold cache
+        return "cold"
