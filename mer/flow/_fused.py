@@ -462,3 +462,14 @@ def kernels_state() -> str:
         return "cached" if index is not None and index() else "cold"
     except Exception:  # noqa: BLE001 - an unreadable or foreign cache is a cold cache
         return "cold"
+
+
+def warm_up() -> str:
+    """Compile (or load from numba's disk cache) the kernels with a tiny pair; returns the
+    state found before (see :func:`kernels_state`). ``make setup`` calls it, so that the first
+    flow stage finds them compiled."""
+    state = kernels_state()
+    frame = np.zeros((1, 16, 16), dtype=np.float32)
+    solve_batch(frame, frame, None, TVL1Params(nscales=1, warps=1, inner_iterations=1, outer_iterations=1),
+                16, 1)
+    return state
