@@ -340,7 +340,9 @@ def _solve_level(
                 _median(u0, median, *med)
                 _median(u1, median, *med)
             for _ in range(inner):
-                if _iteration(u0, u1, p00, p01, p10, p11, gx, gy, rho_c, neg_inv, acc, dx, dy, lt, tau32, taut) <= stop:
+                err = _iteration(u0, u1, p00, p01, p10, p11, gx, gy, rho_c, neg_inv, acc, dx, dy,
+                                 lt, tau32, taut)
+                if err <= stop:
                     done = True
                     break
             if done:
@@ -470,6 +472,6 @@ def warm_up() -> str:
     flow stage finds them compiled."""
     state = kernels_state()
     frame = np.zeros((1, 16, 16), dtype=np.float32)
-    solve_batch(frame, frame, None, TVL1Params(nscales=1, warps=1, inner_iterations=1, outer_iterations=1),
-                16, 1)
+    tiny = TVL1Params(nscales=1, warps=1, inner_iterations=1, outer_iterations=1)
+    solve_batch(frame, frame, None, tiny, 16, 1)
     return state

@@ -24,6 +24,10 @@ additions and choices, so that the same parameters give (nearly) the same flow a
 Every pair of a batch runs its own iteration count: pairs whose warp has converged are taken out
 of the batch (their state is frozen) until the next warp, so a pair's flow does not depend on the
 other pairs in its batch.
+
+Two implementations of the same scheme: the torch ops of this module ("eager": the reference,
+and the path of CUDA tensors) and the compiled numba kernels of :mod:`mer.flow._fused` ("fused":
+one pass over the rows per iteration, 6-7x faster on CPU), chosen by :func:`choose_backend`.
 """
 
 from __future__ import annotations
