@@ -58,6 +58,12 @@ _LOAD_WORK = 100_000
 #: for a call at least this large, so a short run never waits for a compile.
 _COMPILE_WORK = 2_000_000
 
+#: Work the eager path has done in this process for "auto" CPU calls while the kernels were not
+#: loaded; a threshold counts it with the next call's work (a long run of small batches compiles
+#: once it has spent about the compile time eagerly, never earlier). Guarded by _WORK_LOCK.
+_eager_work = 0.0
+_WORK_LOCK = threading.Lock()
+
 #: Smallest height and width accepted; also the smallest pyramid level OpenCV keeps.
 MIN_SIZE = 16
 
@@ -124,15 +130,28 @@ def tvl1_flow(
     if i0.device != i1.device:
         raise ValueError(f"tvl1_flow: frames on different devices ({i0.device}, {i1.device})")
     init = _initial_flow(initial_flow, i0)
-    if choose_backend(backend, i0.device, tuple(i0.shape), p) == "fused":
+    global _eager_work
+    with _WORK_LOCK:
+        done = _eager_work
+    if choose_backend(backend, i0.device, tuple(i0.shape), p, done) == "fused":
         flow = _run_fused(i0, i1, p, init)
     else:
+        if backend == "auto" and i0.device.type == "cpu":
+            with _WORK_LOCK:
+                _eager_work += _work(tuple(i0.shape), p)
         flow = _run_chunks(i0, i1, p, init)
     return flow[0] if squeeze else flow
 
 
+def _work(shape: tuple[int, ...], p: TVL1Params) -> float:
+    """Cost of a (B, 1, H, W) batch for the eager solver, in pixels at OpenCV's iteration counts."""
+    b, _, h, w = shape
+    iterations = min(p.warps * p.outer_iterations * p.inner_iterations, 150 * p.warps)
+    return b * h * w * iterations / 750  # 750: OpenCV's defaults, as the thresholds assume
+
+
 def choose_backend(
-    backend: str, device: torch.device, shape: tuple[int, ...], p: TVL1Params
+    backend: str, device: torch.device, shape: tuple[int, ...], p: TVL1Params, eager_done: float = 0.0
 ) -> Literal["fused", "eager"]:
     """The solver a :func:`tvl1_flow` call runs (see its ``backend`` argument).
 
@@ -141,6 +160,8 @@ def choose_backend(
         device: device of the frames.
         shape: (B, 1, H, W) of the batch.
         p: solver parameters (their iteration counts scale the eager cost).
+        eager_done: work the eager path has already done in this process for "auto" calls
+            (pixels at OpenCV's iteration counts, as :func:`_work`); counted with this call's.
 
     Raises:
         ValueError: an unknown backend, or "fused" for frames not on the CPU.
@@ -154,9 +175,7 @@ def choose_backend(
         return "eager"
     if backend != "auto":
         return backend  # type: ignore[return-value]
-    b, _, h, w = shape
-    iterations = min(p.warps * p.outer_iterations * p.inner_iterations, 150 * p.warps)
-    work = b * h * w * iterations / 750  # 750: OpenCV's defaults, as the thresholds assume
+    work = _work(shape, p) + eager_done
     fused = sys.modules.get("mer.flow._fused")
     if work < _LOAD_WORK:
         return "fused" if fused is not None and fused.kernels_state() == "loaded" else "eager"

@@ -125,6 +125,8 @@ def test_auto_never_waits_for_a_compile_on_a_short_run(monkeypatch) -> None:
     assert choose_backend("auto", cpu, small, TVL1Params()) == "eager"
     assert choose_backend("auto", cpu, (16, 1, 128, 128), TVL1Params()) == "eager"
     assert choose_backend("auto", cpu, big, TVL1Params()) == "fused"
+    # a long run of small batches compiles once it has done the compile's worth of eager work
+    assert choose_backend("auto", cpu, (16, 1, 128, 128), TVL1Params(), eager_done=2e6) == "fused"
     monkeypatch.setattr(_fused, "kernels_state", lambda: "cached")
     assert choose_backend("auto", cpu, small, TVL1Params()) == "eager"  # loading costs more
     assert choose_backend("auto", cpu, (16, 1, 128, 128), TVL1Params()) == "fused"
@@ -133,6 +135,15 @@ def test_auto_never_waits_for_a_compile_on_a_short_run(monkeypatch) -> None:
     assert choose_backend("eager", cpu, big, TVL1Params()) == "eager"
     with pytest.raises(ValueError, match="backend must be"):
         choose_backend("numba", cpu, small, TVL1Params())
+
+
+def test_auto_counts_the_eager_work_of_the_process(monkeypatch) -> None:
+    monkeypatch.setattr(_fused, "kernels_state", lambda: "cold")
+    monkeypatch.setattr(tvl1, "_eager_work", 0.0)
+    a = torch.rand(32, 32)
+    tvl1_flow(a, a, QUICK)
+    tvl1_flow(a, a, QUICK, backend="eager")  # an explicit eager call is not "auto": not counted
+    assert tvl1._eager_work == pytest.approx(tvl1._work((1, 1, 32, 32), QUICK))
 
 
 def test_kernels_state_after_a_call_is_loaded() -> None:
