@@ -151,3 +151,15 @@ def test_kernels_state_after_a_call_is_loaded() -> None:
     tvl1_flow(a, a, QUICK, backend="fused")
     assert _fused.kernels_state() == "loaded"
     assert tvl1.choose_backend("auto", torch.device("cpu"), (1, 1, 16, 16), QUICK) == "fused"
+
+
+def test_fused_calls_from_several_threads_agree(batch) -> None:
+    """Prefect tasks may call the solver from threads at once: the kernels share no state."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    f0, f1, _ = batch
+    alone = tvl1_flow(f0, f1, QUICK, backend="fused")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: tvl1_flow(f0, f1, QUICK, backend="fused"), range(3)))
+    for flow in results:
+        torch.testing.assert_close(flow, alone, atol=0, rtol=0)
