@@ -16,6 +16,8 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := mer
 export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/site-cache
 export TMPDIR := $(CURDIR)/.tmp
 export MPLBACKEND := Agg
+# numba's compiled TV-L1 kernels (mer/flow/_fused.py), kept across runs inside the project
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: run experiments dev robustness test setup clean
@@ -27,6 +29,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[test]"
 	$(BIN)/python -m pip install --quiet --no-deps face-recognition==1.3.0
+	$(BIN)/python -c "from mer.flow import _fused; _fused.warm_up()"  # compile once (about a minute)
 	@touch $(STAMP)
 
 # The main job: every stage up to the HTML report with the default models (params.yaml `models`),

@@ -16,10 +16,13 @@ order changes. The script checks the sign empirically (the other sign must be fa
      invalid pixels (+inf) are excluded. Run at half resolution (area downscale, 370x250, the
      disparity halved) to keep displacements within reach of a 5-level 0.8 pyramid; EPE is
      reported in half-resolution pixels.
-(b)  speed on the (a1) pairs: ours on the whole batch in one call and pair by pair; OpenCV and
+(b)  speed on the (a1) pairs: ours fused (numba kernels, the CPU default) on the whole batch in one
+     call and pair by pair, ours eager (the torch reference) on the whole batch; OpenCV and
      scikit-image pair by pair. Torch threads = 2. Each timing is the best of ``--rounds`` rounds,
      interleaved. One table: EPE on (a1) and (a2), ms per pair and the speed ratios. The machine
      may be shared: the load average is printed at the start and the end; compare ratios.
+(c)  the fused kernels' start-up in this process: whether numba's disk cache held them, and the
+     seconds the first call took (loading or compiling).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from skimage import color, data, transform
 from skimage.registration import optical_flow_tvl1
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mer.flow import FAST, TVL1Params, tvl1_flow  # noqa: E402
+from mer.flow import FAST, TVL1Params, _fused, tvl1_flow  # noqa: E402
 
 SIZE = 128
 MARGIN = 8
@@ -97,8 +100,8 @@ def run_skimage(f0: np.ndarray, f1: np.ndarray) -> np.ndarray:
     return np.stack(out).astype(np.float32)
 
 
-def run_ours(f0: np.ndarray, f1: np.ndarray, params: TVL1Params) -> np.ndarray:
-    flow = tvl1_flow(torch.from_numpy(f0)[:, None], torch.from_numpy(f1)[:, None], params)
+def run_ours(f0: np.ndarray, f1: np.ndarray, params: TVL1Params, backend: str = "fused") -> np.ndarray:
+    flow = tvl1_flow(torch.from_numpy(f0)[:, None], torch.from_numpy(f1)[:, None], params, backend=backend)
     return flow.numpy()
 
 
@@ -139,13 +142,18 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, OpenCV {cv2.__version__} "
           f"(threads {cv2.getNumThreads()}), cpus {os.cpu_count()}, load avg at start {os.getloadavg()[0]:.1f}")
 
+    start = time.perf_counter()
+    state = _fused.warm_up()
+    startup = time.perf_counter() - start
     f0, f1, truth = make_pairs(args.pairs)
-    ours = "mer TV-L1, batched (OpenCV defaults)"
+    ours = "mer TV-L1 fused, batched (OpenCV defaults)"
+    by_pair = "mer TV-L1 fused, pair by pair (OpenCV defaults)"
     methods = {
         ours: lambda a, b: run_ours(a, b, TVL1Params()),
-        "mer TV-L1, pair by pair (OpenCV defaults)": lambda a, b: np.concatenate(
+        by_pair: lambda a, b: np.concatenate(
             [run_ours(a[k : k + 1], b[k : k + 1], TVL1Params()) for k in range(len(a))]),
-        "mer TV-L1, batched (FAST preset)": lambda a, b: run_ours(a, b, FAST),
+        "mer TV-L1 eager, batched (OpenCV defaults)": lambda a, b: run_ours(a, b, TVL1Params(), "eager"),
+        "mer TV-L1 fused, batched (FAST preset)": lambda a, b: run_ours(a, b, FAST),
         "OpenCV DualTVL1 (defaults)": run_opencv,
         "skimage optical_flow_tvl1 (defaults)": run_skimage,
     }
@@ -165,10 +173,10 @@ def main() -> None:
     m0, m1, mtruth, valid = motorcycle()
     moto: dict[str, np.ndarray] = {}
     for name, fn in methods.items():
-        if name.startswith("mer TV-L1, pair by pair"):  # one pair: the batched call is the same
+        if name == by_pair:  # one pair: the batched call is the same
             continue
         moto[name] = epe(fn(m0, m1)[0], mtruth[0], valid)
-    moto["mer TV-L1, pair by pair (OpenCV defaults)"] = moto[ours]
+    moto[by_pair] = moto[ours]
 
     print(f"\n(a1) {args.pairs} pairs {SIZE}x{SIZE}, known smooth deformations, peak 0.2-3 px, EPE in px over "
           f"the interior; (a2) stereo_motorcycle at half resolution ({m0.shape[2]}x{m0.shape[1]}, "
@@ -184,10 +192,12 @@ def main() -> None:
                  f"{ms:.1f}", *_cells([best["OpenCV DualTVL1 (defaults)"] / best[name],
                                        best["skimage optical_flow_tvl1 (defaults)"] / best[name]], ".2f")]
         print("| " + " | ".join(cells) + " |")
-    diff = np.hypot(*(flows[ours] - flows["OpenCV DualTVL1 (defaults)"]).transpose(1, 0, 2, 3))
-    print(f"\nmer vs OpenCV (same parameters), per-pixel |flow difference|: mean {diff.mean():.4f} px, "
-          f"median {np.median(diff):.4f} px, 99th percentile {np.percentile(diff, 99):.3f} px; "
-          f"load avg at the end {os.getloadavg()[0]:.1f}")
+    for other in ("mer TV-L1 eager, batched (OpenCV defaults)", "OpenCV DualTVL1 (defaults)"):
+        diff = np.hypot(*(flows[ours] - flows[other]).transpose(1, 0, 2, 3))
+        print(f"\nmer fused vs {other}, per-pixel |flow difference|: mean {diff.mean():.4f} px, "
+              f"median {np.median(diff):.4f} px, 99th percentile {np.percentile(diff, 99):.3f} px")
+    print(f"\nfused kernels at start: {state} in numba's cache ({os.environ.get('NUMBA_CACHE_DIR', 'default')}); "
+          f"first call {startup:.1f} s; load avg at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -112,18 +112,9 @@ def remap_cubic(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return out.view(b, c, h, w)
 
 
-@functools.cache
-def _selection_network(k: int, n: int) -> tuple[tuple[tuple[int, str, int, int], ...], int]:
-    """The min/max operations of Batcher's odd-even merge sort of ``n`` values that the
-    ``k``-th smallest depends on.
-
-    Wires beyond ``n`` (up to the next power of two) hold +inf and are simplified away, as is
-    every comparator the output does not depend on. Returns ``(ops, out)``: ``ops`` are
-    ``(node, "min" | "max", a, b)`` in evaluation order, nodes ``0..n-1`` being the inputs.
-    """
-    size = 1
-    while size < n:
-        size *= 2
+def _batcher_pairs(size: int, block: int = 1) -> list[tuple[int, int]]:
+    """Comparators (i, j), i < j, of Batcher's odd-even merge sort of ``size`` wires (a power of
+    two), without those that sort aligned blocks of ``block`` wires (given already sorted)."""
     pairs: list[tuple[int, int]] = []
 
     def merge(lo: int, hi: int, r: int) -> None:
@@ -136,16 +127,31 @@ def _selection_network(k: int, n: int) -> tuple[tuple[tuple[int, str, int, int],
             pairs.append((lo, lo + r))
 
     def sort(lo: int, hi: int) -> None:
-        if hi - lo >= 1:
+        if hi - lo + 1 > block:
             mid = lo + (hi - lo) // 2
             sort(lo, mid)
             sort(mid + 1, hi)
             merge(lo, hi, 1)
 
     sort(0, size - 1)
+    return pairs
+
+
+def _pruned_network(
+    layout: list[int | None], pairs: list[tuple[int, int]], outputs: list[int]
+) -> tuple[tuple[tuple[int, str, int, int], ...], list[int]]:
+    """The min/max operations of a comparator network that the values on wires ``outputs``
+    depend on.
+
+    ``layout[w]`` is the input node on wire ``w`` (inputs are nodes ``0..n-1``), or None for
+    +inf; comparators with an infinite operand are simplified away. Returns ``(ops, outs)``:
+    ``ops`` are ``(node, "min" | "max", a, b)`` in evaluation order, ``outs`` the nodes left on
+    the ``outputs`` wires.
+    """
     inf = -1
+    n = sum(x is not None for x in layout)
     nodes: list[tuple[str, int, int]] = [("in", i, i) for i in range(n)]
-    wires = list(range(n)) + [inf] * (size - n)
+    wires = [inf if x is None else x for x in layout]
     for i, j in pairs:
         a, b = wires[i], wires[j]
         if b == inf:  # min(a, inf) = a stays on wire i
@@ -156,9 +162,9 @@ def _selection_network(k: int, n: int) -> tuple[tuple[tuple[int, str, int, int],
         nodes.append(("min", a, b))
         nodes.append(("max", a, b))
         wires[i], wires[j] = len(nodes) - 2, len(nodes) - 1
-    out = wires[k]
+    outs = [wires[w] for w in outputs]
     needed: set[int] = set()
-    stack = [out]
+    stack = list(outs)
     while stack:
         node = stack.pop()
         if node not in needed:
@@ -167,7 +173,30 @@ def _selection_network(k: int, n: int) -> tuple[tuple[tuple[int, str, int, int],
             if op != "in":
                 stack.extend((a, b))
     ops = tuple((x, *nodes[x]) for x in sorted(needed) if nodes[x][0] != "in")
-    return ops, out
+    return ops, outs
+
+
+def _pow2(n: int) -> int:
+    """Smallest power of two >= n."""
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+@functools.cache
+def _selection_network(k: int, n: int) -> tuple[tuple[tuple[int, str, int, int], ...], int]:
+    """The min/max operations of Batcher's odd-even merge sort of ``n`` values that the
+    ``k``-th smallest depends on.
+
+    Wires beyond ``n`` (up to the next power of two) hold +inf and are simplified away, as is
+    every comparator the output does not depend on. Returns ``(ops, out)``: ``ops`` are
+    ``(node, "min" | "max", a, b)`` in evaluation order, nodes ``0..n-1`` being the inputs.
+    """
+    size = _pow2(n)
+    layout: list[int | None] = [*range(n), *([None] * (size - n))]
+    ops, outs = _pruned_network(layout, _batcher_pairs(size), [k])
+    return ops, outs[0]
 
 
 def median_filter(x: torch.Tensor, size: int) -> torch.Tensor:
