@@ -57,4 +57,4 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .prefect .tmp
+	rm -rf $(VENV) .prefect .tmp .cache

@@ -32,7 +32,6 @@ one pass over the rows per iteration, 6-7x faster on CPU), chosen by :func:`choo
 
 from __future__ import annotations
 
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
@@ -46,23 +45,10 @@ from mer.flow.params import TVL1Params
 __all__ = ["Backend", "tvl1_flow", "MIN_SIZE"]
 
 #: "fused": the compiled CPU kernels of :mod:`mer.flow._fused`; "eager": the torch ops of this
-#: module (the reference, and the only path for CUDA tensors); "auto": fused on CPU when it pays.
+#: module (the reference, and the only path for CUDA tensors); "auto": fused on CPU, eager
+#: elsewhere. The choice depends on the device only, never on timing or on the state of numba's
+#: cache, so a stage's output bytes do not depend on how warm the machine was.
 Backend = Literal["auto", "fused", "eager"]
-
-#: Work (pairs x pixels at full resolution, at OpenCV's iteration counts) the eager solver does
-#: in about the time the fused kernels take to load from numba's disk cache in a fresh process
-#: (measured here: 3 s to load, 1 s an eager 128x128 pair, same load average); smaller "auto"
-#: calls in a process that has not loaded them stay eager.
-_LOAD_WORK = 100_000
-#: The same for compiling them with no cache (60 s here, twice that margin): "auto" compiles only
-#: for a call at least this large, so a short run never waits for a compile.
-_COMPILE_WORK = 2_000_000
-
-#: Work the eager path has done in this process for "auto" CPU calls while the kernels were not
-#: loaded; a threshold counts it with the next call's work (a long run of small batches compiles
-#: once it has spent about the compile time eagerly, never earlier). Guarded by _WORK_LOCK.
-_eager_work = 0.0
-_WORK_LOCK = threading.Lock()
 
 #: Smallest height and width accepted; also the smallest pyramid level OpenCV keeps.
 MIN_SIZE = 16
@@ -102,10 +88,10 @@ def tvl1_flow(
             ``nscales``, ``warps``, ``epsilon``, ``inner_iterations``, ``outer_iterations``,
             ``scale_step``, ``gamma``, ``median_filtering``).
         backend: "eager" runs the torch ops (any device); "fused" the compiled CPU kernels of
-            numba (CPU tensors only; compiled on first use, then cached on disk); "auto" (the
-            default) is eager on CUDA and fused on CPU unless the kernels are not loaded yet
-            and loading or compiling them would take longer than the eager solve of this call.
-            Both give the same flow up to float32 rounding.
+            numba (CPU tensors only; compiled on first use, about a minute, then cached on disk:
+            `make setup` compiles them once, a later process loads them in 1.5-3 s); "auto"
+            (the default) is fused on CPU and eager on CUDA. Both give the same flow up to
+            float32 rounding.
 
     Returns:
         float32 flow in pixels, (B, 2, H, W) or (2, H, W) for (H, W) input: channel 0 is the x
@@ -130,38 +116,15 @@ def tvl1_flow(
     if i0.device != i1.device:
         raise ValueError(f"tvl1_flow: frames on different devices ({i0.device}, {i1.device})")
     init = _initial_flow(initial_flow, i0)
-    global _eager_work
-    with _WORK_LOCK:
-        done = _eager_work
-    if choose_backend(backend, i0.device, tuple(i0.shape), p, done) == "fused":
+    if choose_backend(backend, i0.device) == "fused":
         flow = _run_fused(i0, i1, p, init)
     else:
-        if backend == "auto" and i0.device.type == "cpu":
-            with _WORK_LOCK:
-                _eager_work += _work(tuple(i0.shape), p)
         flow = _run_chunks(i0, i1, p, init)
     return flow[0] if squeeze else flow
 
 
-def _work(shape: tuple[int, ...], p: TVL1Params) -> float:
-    """Cost of a (B, 1, H, W) batch for the eager solver, in pixels at OpenCV's iteration counts."""
-    b, _, h, w = shape
-    iterations = min(p.warps * p.outer_iterations * p.inner_iterations, 150 * p.warps)
-    return b * h * w * iterations / 750  # 750: OpenCV's defaults, as the thresholds assume
-
-
-def choose_backend(
-    backend: str, device: torch.device, shape: tuple[int, ...], p: TVL1Params, eager_done: float = 0.0
-) -> Literal["fused", "eager"]:
+def choose_backend(backend: str, device: torch.device) -> Literal["fused", "eager"]:
     """The solver a :func:`tvl1_flow` call runs (see its ``backend`` argument).
-
-    Args:
-        backend: "auto", "fused" or "eager".
-        device: device of the frames.
-        shape: (B, 1, H, W) of the batch.
-        p: solver parameters (their iteration counts scale the eager cost).
-        eager_done: work the eager path has already done in this process for "auto" calls
-            (pixels at OpenCV's iteration counts, as :func:`_work`); counted with this call's.
 
     Raises:
         ValueError: an unknown backend, or "fused" for frames not on the CPU.
@@ -173,16 +136,7 @@ def choose_backend(
             raise ValueError(f"tvl1_flow: the fused backend runs on the CPU; frames on {device} need "
                              "backend 'eager' or 'auto'")
         return "eager"
-    if backend != "auto":
-        return backend  # type: ignore[return-value]
-    work = _work(shape, p) + eager_done
-    fused = sys.modules.get("mer.flow._fused")
-    if work < _LOAD_WORK:
-        return "fused" if fused is not None and fused.kernels_state() == "loaded" else "eager"
-    from mer.flow import _fused
-
-    state = _fused.kernels_state()
-    return "fused" if state != "cold" or work >= _COMPILE_WORK else "eager"
+    return "fused" if backend == "auto" else backend  # type: ignore[return-value]
 
 
 def _run_fused(i0: torch.Tensor, i1: torch.Tensor, p: TVL1Params, init: torch.Tensor | None) -> torch.Tensor:
