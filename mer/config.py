@@ -163,7 +163,7 @@ class FlowParams(TVL1Params):
     apex_spotter: Literal["max_difference", "middle", "rigid_residual", "rigid_fit"] = "rigid_fit"
     # clip sequences (attr_contrastive): K aligned crops from onset to offset and the K - 1 flows
     # between consecutive ones, at sequence_size px; 0 frames = no sequence folder is written
-    sequence_frames: int = Field(default=8, ge=0)
+    sequence_frames: int = Field(default=0, ge=0)
     sequence_size: int = Field(default=32, ge=16)
 
     @model_validator(mode="after")

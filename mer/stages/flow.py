@@ -156,7 +156,8 @@ def _write_sequences(chunk: list[dict[str, Any]], items: list[ClipInput], sequen
     positions = []
     for clip, item in zip(chunk, items, strict=True):
         numbers = list(clip["frame_numbers"])
-        offset = numbers.index(clip["offset"]) if clip["offset"] in numbers else len(numbers) - 1
+        offset = numbers.index(clip["offset"]) if clip.get("offset") in numbers \
+            else len(numbers) - 1  # no offset among the frames: the clip's last frame
         positions.append(sequence_positions(item.onset_index, max(offset, item.onset_index),
                                             params.sequence_frames))
     crops = [sequence_crops(item.frames, pos, params.sequence_size)
