@@ -5,13 +5,15 @@ Usage::
 
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python benchmarks/attr_contrastive_benchmark.py \
         [--threads 2] [--lambdas 0.5 0] [--au-text /tmp/mer_au_text.parquet] [--epochs 30] \
-        [--input-size 32] [--temperature 0.1] [--max-folds 16] [--shuffled] [--predictions OUT.parquet]
+        [--input-size 32] [--temperature 0.1] [--max-folds 16] [--shuffled] \
+        [--predictions OUT.parquet]
 
 Reads ``data/interim/micro/clips.parquet``, ``data/processed/micro/flow.parquet`` and the clip
 sequences ``data/processed/micro/sequence/`` as the pipeline left them (run ``dvc repro
 flow@micro`` first). The AU-text table is read from
 ``--au-text`` if it exists, else computed with the real encoder (and written there). The FeatureSet
-is ``mer.stages.train.load_features`` of the model's inputs (frames, flows) plus the ``au_text`` inputs joined on dataset, subject and
+is ``mer.stages.train.load_features`` of the model's inputs (frames, flows) plus the
+``au_text`` inputs joined on dataset, subject and
 clip, i.e. what ``mer train --au-text`` builds. The folds are ``loso_folds`` with one validation
 subject, the settings :data:`HPARAMS` and :data:`CONFIG` (those proposed for params.yaml). Prints
 per-fold and total seconds, then UF1/UAR from ``mer.evaluation.results.summarise``.

@@ -9,8 +9,9 @@ pixels; ``onset``, ``apex`` (H, W) uint8 grey; with ``flow.apex_to_offset`` also
 writes the clip's sequence, ``<sequence-dir>/<dataset>/<subject>/<clip>.npz``: ``frames``
 (K, S, S, 3) uint8 RGB aligned crops at frames evenly spaced from onset to offset (S =
 ``flow.sequence_size``), ``flows`` (K - 1, 2, S, S) float32 the TV-L1 flow (x, y, pixels of the
-S-pixel crop) from each sample to the next, ``frame_numbers`` (K,) int32. Clips without an annotated apex (SMIC, or a
-sheet defect cleared by ``estimate_apex``) get a spotted apex, recorded as estimated.
+S-pixel crop) from each sample to the next, ``frame_numbers`` (K,) int32. Clips without an
+annotated apex (SMIC, or a sheet defect cleared by ``estimate_apex``) get a spotted apex, recorded
+as estimated.
 The command runs :func:`compute_flow` on chunks of clips as Prefect tasks (``flows/optical_flow.py``).
 """
 

@@ -1,8 +1,8 @@
 """Training-time augmentation of a batch of named inputs (flow, apex, onset; the sequences
 ``(B, C, T, H, W)`` frames and flows).
 
-All inputs of a clip get the same transform (every frame of a sequence too). Random draws come from a ``numpy.random.Generator``
-so that a seed fixes them on any device.
+All inputs of a clip get the same transform (every frame of a sequence too). Random draws come
+from a ``numpy.random.Generator`` so that a seed fixes them on any device.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ class FeatureSet:
             the face crop, strain; C = 3), ``"apex"`` and ``"onset"`` (grey in [0, 1]; C = 1).
             H = W = 128 from the flow stage; the sequence inputs ``"frames"`` ``(N, 3, K, S, S)``
             (RGB in [0, 1]) and ``"flows"`` ``(N, 2, K - 1, S, S)`` (u, v in pixels of the S-pixel
-            crop), S = ``flow.sequence_size``, only when a model reads them. Also ``key -> (N, D)`` float32 per-clip vectors for
-            the keys of :data:`VECTOR_INPUTS` (``"au_text"``).
+            crop), S = ``flow.sequence_size``, only when a model reads them. Also
+            ``key -> (N, D)`` float32 per-clip vectors for the keys of :data:`VECTOR_INPUTS`
+            (``"au_text"``).
         labels: ``(N,)`` int64 class codes in ``0..2`` (``mer.data.schema.LABELS`` order).
         subjects: ``(N,)`` global subject keys ``"<dataset>/<subject>"`` (object array of str).
         clips: ``(N,)`` clip ids (object array of str).
