@@ -151,9 +151,10 @@ def save_sequence(path: Path, crops: np.ndarray, flows: np.ndarray,
                             frame_numbers=np.asarray(frame_numbers, dtype=np.int32))
 
 
-def _write_sequences(chunk: list[dict[str, Any]], items: list[ClipInput], sequence_dir: Path,
+def write_sequences(chunk: list[dict[str, Any]], items: list[ClipInput], sequence_dir: Path,
                      params: FlowParams) -> None:
-    """Sample, crop, solve and write the sequences of one chunk of clips."""
+    """Sample, crop, solve and write the sequences of one chunk of clips (``chunk``: their
+    clip-table rows; ``items``: their aligned frames and onsets, :func:`clip_input`)."""
     positions = []
     for clip, item in zip(chunk, items, strict=True):
         numbers = list(clip["frame_numbers"])
@@ -198,7 +199,7 @@ def compute_flow(clips: pa.Table, faces: pa.Table, faces_dir: Path, out_dir: Pat
                           offsets[k] if offsets is not None else None)
                 rows.append(flow_row(clip, item, result))
             if params.sequence_frames and sequence_dir is not None:
-                _write_sequences(chunk, items, sequence_dir, params)
+                write_sequences(chunk, items, sequence_dir, params)
             progress.update(len(chunk))
     return pa.Table.from_pylist(rows, schema=FLOW_SCHEMA)
 
