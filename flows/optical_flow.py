@@ -39,18 +39,22 @@ def aligned_clips(clips: pa.Table, faces: pa.Table) -> pa.Table:
 
 @task(name="flow-chunk", cache_policy=NO_CACHE)
 def flow_chunk(clips: pa.Table, faces: pa.Table, faces_dir: Path, out_dir: Path,
-               params: FlowParams) -> pa.Table:
-    """Flow of one chunk of aligned clips (their npz files written); its flow-table rows."""
-    return flow_stage.compute_flow(clips, faces, faces_dir, out_dir, params)
+               params: FlowParams, sequence_dir: Path | None = None) -> pa.Table:
+    """Flow of one chunk of aligned clips (their npz files written, and their sequences under
+    ``sequence_dir``); its flow-table rows."""
+    return flow_stage.compute_flow(clips, faces, faces_dir, out_dir, params, sequence_dir)
 
 
 @flow(name="mer-flow")
 def flow_clips(clips: pa.Table, faces: pa.Table, faces_dir: Path, out_dir: Path,
-               params: FlowParams, batches_per_task: int) -> pa.Table:
-    """Flow of every aligned clip, ``batches_per_task`` whole batches per task; the flow table."""
+               params: FlowParams, batches_per_task: int,
+               sequence_dir: Path | None = None) -> pa.Table:
+    """Flow of every aligned clip (and its sequence under ``sequence_dir``, see
+    ``flow.sequence_frames``), ``batches_per_task`` whole batches per task; the flow table."""
     size = params.batch_size * batches_per_task
     futures = flow_chunk.map(chunks(aligned_clips(clips, faces), size), unmapped(faces),
-                             unmapped(faces_dir), unmapped(out_dir), unmapped(params))
+                             unmapped(faces_dir), unmapped(out_dir), unmapped(params),
+                             unmapped(sequence_dir))
     return concat_tables([future.result() for future in futures], flow_stage.FLOW_SCHEMA)
 
 
@@ -60,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = load_params(args.params)
     run = flow_clips.with_options(task_runner=task_runner(params))
     table = run(pq.read_table(args.clips), pq.read_table(args.faces), args.faces_dir,
-                args.out_dir, params.flow, params.runtime.flow_batches_per_task)
+                args.out_dir, params.flow, params.runtime.flow_batches_per_task, args.sequence_dir)
     write_parquet(args.table, table)
     logger.info("flow of %d clips -> %s", table.num_rows, args.out_dir)
     return 0

@@ -22,7 +22,15 @@ from prefect.context import get_run_context
 from flows.runners import task_runner
 from mer.config import load_params
 from mer.models import create_model
-from mer.stages.train import TrainJob, labelled_subjects, load_features, make_job, write_outputs
+from mer.stages.train import (
+    TrainJob,
+    labelled_subjects,
+    load_features,
+    make_job,
+    model_inputs,
+    write_outputs,
+)
+from mer.training.data import needs_sequence
 from mer.training import FeatureSet, FoldResult, fit
 from mer.training.robustness import perturb_fold, restore_positions
 from mer.training.registry import get_trainer
@@ -87,6 +95,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", required=True, help="an entry of params.yaml `models`")
     parser.add_argument("--flow", type=Path, required=True, help="micro flow table")
     parser.add_argument("--flow-dir", type=Path, required=True, help="micro flow arrays folder")
+    parser.add_argument("--sequence-dir", type=Path,
+                        help="micro clip sequences folder (flow stage), for models reading them")
     parser.add_argument("--macro-flow", type=Path, help="macro flow table (for pretraining)")
     parser.add_argument("--macro-flow-dir", type=Path, help="macro flow arrays folder")
     parser.add_argument("--au-text", type=Path,
@@ -109,10 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(params.runtime.threads)
     seeds = params.experiments.seeds if args.seeds_from == "experiments" else params.train.seeds
     job = make_job(params, args.model, labelled_subjects(args.flow), args.condition, seeds)
-    data = load_features(args.flow, args.flow_dir, args.au_text)
+    keys = model_inputs(job.params)
+    data = load_features(args.flow, args.flow_dir, args.au_text, keys=keys,
+                         sequence_dir=args.sequence_dir)
     macro = None
-    if args.macro_flow is not None and args.macro_flow_dir is not None:
-        macro = load_features(args.macro_flow, args.macro_flow_dir)
+    if args.macro_flow is not None and args.macro_flow_dir is not None \
+            and not needs_sequence(keys):  # no macro sequences: such a model has no macro data
+        macro = load_features(args.macro_flow, args.macro_flow_dir, keys=keys)
     checkpoint = None
     if job.params.pretrain.kind == "checkpoint":
         if args.pretrained is None:

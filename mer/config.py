@@ -161,6 +161,16 @@ class FlowParams(TVL1Params):
     apex_to_offset: bool = False  # also compute apex -> offset flow
     max_magnitude: float = Field(default=20.0, gt=0)  # gate: larger mean flow (px) is an error
     apex_spotter: Literal["max_difference", "middle", "rigid_residual", "rigid_fit"] = "rigid_fit"
+    # clip sequences (attr_contrastive): K aligned crops from onset to offset and the K - 1 flows
+    # between consecutive ones, at sequence_size px; 0 frames = no sequence folder is written
+    sequence_frames: int = Field(default=0, ge=0)
+    sequence_size: int = Field(default=32, ge=16)
+
+    @model_validator(mode="after")
+    def _one_pair_at_least(self) -> FlowParams:
+        if self.sequence_frames == 1:
+            raise ValueError("flow.sequence_frames must be 0 (none) or >= 2 (one flow at least)")
+        return self
 
 
 class TrainConfig(Section):

@@ -9,20 +9,17 @@ so the visual network learns the attributes. The contrastive loss is the trainer
 
 Reading and scaling, so LOSO over ~16 subjects x ~150 clips trains in minutes on a 2-core CPU:
 
-- Appearance stream: what the flow stage keeps of a clip is the grey onset and apex frames, so the
-  "clip" is the volume ``[onset, apex]`` ``(B, 1, T=2, H, W)``. Its first 3D convolution has a
-  temporal kernel of 2 (valid padding), which merges the two frames into depth 1; the next layers
-  are 3D convolutions of temporal kernel 1, i.e. 2D convolutions. This is honestly a 2D CNN over a
-  two-frame stack with a temporal first layer; more frames (a change to the flow stage) would make
-  it a real 3D CNN with no code change here beyond ``frames``. Grey, not RGB: the corpora's
-  aligned faces are stored grey.
-- Flow stream: the onset -> apex flow ``(u, v, strain)`` as a depth-1 volume ``(B, 3, 1, H, W)``,
-  same layout (temporal kernel 1).
-- Each stream: ``len(widths)`` stages of [3D conv 3 x 3 stride 2, BN, ReLU] (the first with
-  temporal kernel ``T``), then global average pooling; at ``input_size`` 48 (the default) the
-  stages run at 24, 12 and 6 pixels: about 18 MFLOP per clip forward and backward.
-- Fusion: concatenation of the two pooled vectors, linear to ``embed_dim``, ReLU: the embedding.
-  The classifier is dropout and a linear layer on it.
+- Inputs: the clip as the flow stage samples it (``flow.sequence_frames`` K, ``flow.sequence_size``
+  S): ``"frames"`` ``(B, 3, K, S, S)`` RGB aligned crops evenly spaced from onset to offset, and
+  ``"flows"`` ``(B, 2, K - 1, S, S)`` the TV-L1 flow (u, v) between consecutive samples. Both
+  are resized to ``input_size`` frame by frame.
+- RGB stream and flow stream, each a genuine 3D CNN: ``len(widths)`` stages of [3D conv
+  3 x 3 x 3 (time x height x width), BN, ReLU], stride 2 in space at every stage and 2 in time
+  from the second stage on, so every layer mixes neighbouring time steps and the time axis
+  survives to the last stage (K = 8: 8 -> 4 -> 2 steps); then global average pooling over time
+  and space. At ``input_size`` 32 and widths (16, 32, 64) about 15 MMAC per clip forward.
+- Fusion in the head: concatenation of the two pooled vectors, linear to ``embed_dim``, ReLU:
+  the embedding. The classifier is dropout and a linear layer on it.
 - Projection: one linear map ``embed_dim -> text_dim``, L2-normalised; the text space is that of
   the AU descriptions (384 for all-MiniLM-L6-v2). It is trained only by the contrastive term and
   unused when predicting. Linear, so the term shapes the embedding the classifier reads rather
@@ -37,32 +34,31 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mer.models.base import NUM_CLASSES, MerModel
+from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel
 from mer.models.registry import register_model
-
-#: Frames of the appearance volume, in temporal order.
-APPEARANCE_KEYS: tuple[str, ...] = ("onset", "apex")
-
 
 class Stream3d(nn.Module):
     """A small 3D CNN over a ``(B, C, T, H, W)`` volume, pooled to ``(B, widths[-1])``.
 
+    Stage ``i``: ``Conv3d(kernel 3 x 3 x 3, padding 1, stride (1 if i == 0 else 2, 2, 2))``, BN,
+    ReLU; then the mean over time and space. T = 1 is allowed (the temporal kernel then sees the
+    zero padding on either side).
+
     Args:
         in_channels: C.
-        frames: T; the first convolution's temporal kernel (valid padding: depth 1 after it).
-        widths: channels of the stages; each stage halves H and W.
+        widths: channels of the stages; each stage halves H and W, each after the first halves T
+            (rounding up).
 
-    Shapes: ``(B, in_channels, frames, H, W)`` -> ``(B, widths[-1])``.
+    Shapes: ``(B, in_channels, T, H, W)`` -> ``(B, widths[-1])``.
     """
 
-    def __init__(self, in_channels: int, frames: int, widths: Sequence[int]) -> None:
+    def __init__(self, in_channels: int, widths: Sequence[int]) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = in_channels
         for stage, width in enumerate(widths):
-            kernel_t = frames if stage == 0 else 1
-            layers += [nn.Conv3d(channels, width, (kernel_t, 3, 3), stride=(1, 2, 2),
-                                 padding=(0, 1, 1), bias=False),
+            layers += [nn.Conv3d(channels, width, 3, stride=(1 if stage == 0 else 2, 2, 2),
+                                 padding=1, bias=False),
                        nn.BatchNorm3d(width), nn.ReLU()]
             channels = width
         self.layers = nn.Sequential(*layers)
@@ -74,25 +70,25 @@ class Stream3d(nn.Module):
 
 @register_model("attr_contrastive")
 class AttrContrastiveNet(MerModel):
-    """Two-stream (appearance, flow) 3D CNN with a projection head into the AU-text space.
+    """Two-stream (RGB frames, flows) 3D CNN with a projection head into the AU-text space.
 
     Args:
-        input_size: side the inputs are resized to, in pixels (>= 16).
+        input_size: side the frames and flows are resized to, in pixels (>= 16).
         widths: channels of the stages of each stream.
         embed_dim: size of the fused embedding (the classifier's input).
         text_dim: size of the text embeddings the projection head maps into.
         dropout: dropout probability before the classifier.
 
-    Inputs: ``"onset"``, ``"apex"`` ``(B, 1, H, W)`` grey in [0, 1] and ``"flow"``
-    ``(B, 3, H, W)`` (u, v, strain). Embedding: ``(B, embed_dim)``; :meth:`project` of it:
-    ``(B, text_dim)`` unit vectors.
+    Inputs: ``"frames"`` ``(B, 3, K, H, W)`` RGB in [0, 1] and ``"flows"`` ``(B, 2, K - 1, H, W)``
+    (u, v in pixels). Embedding: ``(B, embed_dim)``; :meth:`project` of it: ``(B, text_dim)``
+    unit vectors.
     """
 
-    input_keys = ("onset", "apex", "flow")
+    input_keys = ("frames", "flows")
 
     def __init__(
         self,
-        input_size: int = 48,
+        input_size: int = 32,
         widths: Sequence[int] = (16, 32, 64),
         embed_dim: int = 128,
         text_dim: int = 384,
@@ -110,17 +106,16 @@ class AttrContrastiveNet(MerModel):
             raise ValueError(f"attr_contrastive: dropout must be in [0, 1), got {dropout}")
         super().__init__(input_size)
         self.text_dim = text_dim
-        self.appearance = Stream3d(1, len(APPEARANCE_KEYS), widths)
-        self.motion = Stream3d(3, 1, widths)
+        self.rgb = Stream3d(INPUT_CHANNELS["frames"], widths)
+        self.motion = Stream3d(INPUT_CHANNELS["flows"], widths)
         self.fuse = nn.Sequential(nn.Linear(2 * widths[-1], embed_dim), nn.ReLU())
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, NUM_CLASSES))
         self.projection = nn.Linear(embed_dim, text_dim)
 
     def embed(self, inputs: dict[str, Tensor]) -> Tensor:
-        """Map standardised onset, apex and flow to the fused ``(B, embed_dim)`` embedding."""
-        volume = torch.stack([inputs[key] for key in APPEARANCE_KEYS], dim=2)  # (B, 1, 2, H, W)
-        motion = inputs["flow"].unsqueeze(2)  # (B, 3, 1, H, W)
-        return self.fuse(torch.cat([self.appearance(volume), self.motion(motion)], dim=1))
+        """Map standardised frames and flows to the fused ``(B, embed_dim)`` embedding."""
+        return self.fuse(torch.cat([self.rgb(inputs["frames"]), self.motion(inputs["flows"])],
+                                   dim=1))
 
     def project(self, embedding: Tensor) -> Tensor:
         """Map embeddings ``(B, embed_dim)`` to unit vectors ``(B, text_dim)`` in the text space."""

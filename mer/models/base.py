@@ -5,7 +5,11 @@ A model reads named inputs from a ``dict[str, Tensor]`` (the keys of
 
 - ``"flow"``: ``(B, 3, H, W)`` = optical flow onset -> apex ``u`` (x, rightwards), ``v`` (y,
   downwards), in pixels of the face crop, and the optical strain magnitude (unitless);
-- ``"apex"`` and ``"onset"``: ``(B, 1, H, W)`` grey frames in ``[0, 1]``.
+- ``"apex"`` and ``"onset"``: ``(B, 1, H, W)`` grey frames in ``[0, 1]``;
+- sequence inputs (:data:`SEQUENCE_INPUTS`, ``(B, C, T, H, W)``, written by the flow stage when
+  ``flow.sequence_frames`` > 0): ``"frames"`` ``(B, 3, K, H, W)`` RGB aligned crops in
+  ``[0, 1]`` sampled evenly from onset to offset, and ``"flows"`` ``(B, 2, K - 1, H, W)`` the
+  TV-L1 flow (u, v, pixels of the sequence crop) between consecutive samples.
 
 Each model resizes its inputs to its ``input_size``, then standardises them per channel with
 statistics it keeps as buffers (so they travel in its ``state_dict``), set by the training code
@@ -22,7 +26,23 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 #: Channels of each named input.
-INPUT_CHANNELS: dict[str, int] = {"flow": 3, "apex": 1, "onset": 1}
+INPUT_CHANNELS: dict[str, int] = {"flow": 3, "apex": 1, "onset": 1, "frames": 3, "flows": 2}
+
+#: The inputs that are clips over time, ``(B, C, T, H, W)``; the others are ``(B, C, H, W)``.
+SEQUENCE_INPUTS: frozenset[str] = frozenset({"frames", "flows"})
+
+#: The inputs holding a flow field whose channel 0 is the horizontal displacement ``u``.
+FLOW_INPUTS: frozenset[str] = frozenset({"flow", "flows"})
+
+
+def input_rank(key: str) -> int:
+    """Return the tensor rank of input ``key`` with its batch axis: 5 for a sequence, else 4."""
+    return 5 if key in SEQUENCE_INPUTS else 4
+
+
+def _channel_view(x: Tensor, values: Tensor) -> Tensor:
+    """``values`` ``(C,)`` shaped to broadcast over the channel axis (1) of ``x``."""
+    return values.view(1, -1, *([1] * (x.ndim - 2)))
 
 #: Number of classes (``mer.data.schema.LABELS``: negative, positive, surprise).
 NUM_CLASSES = 3
@@ -60,13 +80,14 @@ class InputNorm(nn.Module):
         """Set the statistics from ``inputs`` (the training clips only).
 
         Args:
-            inputs: ``key -> (N, C, H, W)`` tensors; mean and std are taken over N, H and W, in
-                float64.
+            inputs: ``key -> (N, C, H, W)`` (or ``(N, C, T, H, W)``) tensors; mean and std are
+                taken over every axis but C, in float64.
         """
         for key in self.keys:
             x = inputs[key].to(torch.float64)
-            mean = x.mean(dim=(0, 2, 3))
-            std = x.std(dim=(0, 2, 3), correction=0)
+            axes = tuple(d for d in range(x.ndim) if d != 1)
+            mean = x.mean(dim=axes)
+            std = x.std(dim=axes, correction=0)
             std = torch.where(std < _MIN_STD, torch.ones_like(std), std)
             self.get_buffer(f"{key}_mean").copy_(mean)
             self.get_buffer(f"{key}_std").copy_(std)
@@ -75,16 +96,17 @@ class InputNorm(nn.Module):
         """Return the standardised inputs (only the keys this module knows).
 
         Args:
-            inputs: ``key -> (B, C, H, W)`` float tensors.
+            inputs: ``key -> (B, C, H, W)`` (or ``(B, C, T, H, W)``) float tensors.
 
         Returns:
-            ``key -> (B, C, H, W)`` standardised tensors.
+            The standardised tensors, same shapes.
         """
         out = {}
         for key in self.keys:
-            mean = self.get_buffer(f"{key}_mean").view(1, -1, 1, 1)
-            std = self.get_buffer(f"{key}_std").view(1, -1, 1, 1)
-            out[key] = (inputs[key] - mean) / std
+            x = inputs[key]
+            mean = _channel_view(x, self.get_buffer(f"{key}_mean"))
+            std = _channel_view(x, self.get_buffer(f"{key}_std"))
+            out[key] = (x - mean) / std
         return out
 
 
@@ -160,7 +182,8 @@ class MerModel(nn.Module, ABC):
 
 
 def check_inputs(model: MerModel, inputs: dict[str, Tensor]) -> None:
-    """Raise ``ValueError`` unless ``inputs`` has each of ``model.input_keys`` as ``(B, C, H, W)``.
+    """Raise ``ValueError`` unless ``inputs`` has each of ``model.input_keys`` as ``(B, C, H, W)``
+    (``(B, C, T, H, W)`` for a sequence input).
 
     Args:
         model: the model whose :attr:`~MerModel.input_keys` are required.
@@ -172,18 +195,23 @@ def check_inputs(model: MerModel, inputs: dict[str, Tensor]) -> None:
         raise ValueError(f"{name}: missing input(s) {missing}; got {sorted(inputs)}")
     for key in model.input_keys:
         shape = tuple(inputs[key].shape)
-        if len(shape) != 4 or shape[1] != INPUT_CHANNELS[key]:
+        if len(shape) != input_rank(key) or shape[1] != INPUT_CHANNELS[key]:
+            layout = "T, H, W" if key in SEQUENCE_INPUTS else "H, W"
             raise ValueError(
-                f"{name}: input {key!r} must be (B, {INPUT_CHANNELS[key]}, H, W), got {shape}"
+                f"{name}: input {key!r} must be (B, {INPUT_CHANNELS[key]}, {layout}), got {shape}"
             )
 
 
 def resize(x: Tensor, size: int) -> Tensor:
-    """Resize ``(B, C, H, W)`` maps to ``(B, C, size, size)`` (bilinear, antialiased).
+    """Resize ``(B, C, H, W)`` maps to ``(B, C, size, size)`` (bilinear, antialiased); a
+    sequence ``(B, C, T, H, W)`` frame by frame to ``(B, C, T, size, size)``.
 
     Values are not rescaled: a flow in pixels of the H x W crop keeps its values.
     """
     if x.shape[-2:] == (size, size):
         return x
-    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
-                         align_corners=False)
+    lead = x.shape[:-2]
+    flat = x.reshape(-1, 1, *x.shape[-2:]) if x.ndim != 4 else x
+    out = F.interpolate(flat, size=(size, size), mode="bilinear", antialias=True,
+                        align_corners=False)
+    return out.reshape(*lead, size, size)

@@ -1,5 +1,6 @@
-"""Micro-attention maps over the aligned face: the report's post-hoc visualisation of
-``micro_attention`` (as the paper's figures), one row of pictures per clip."""
+"""Attention maps over the aligned face: the report's post-hoc visualisation of every trained model
+whose network exposes attention (``micro_attention`` and its variants, as the paper's figures),
+one row of pictures per clip."""
 
 from __future__ import annotations
 
@@ -64,24 +65,34 @@ def overlay(face: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float, floa
     return np.round(255.0 * blended).astype(np.uint8), low, high
 
 
-def attention_section(clips: Sequence[AttentionClip], model: str) -> str:
-    """The HTML section: per clip, the apex frame and each block's mask over it."""
-    parts = ["<h2 id=\"attention\">Micro-attention maps</h2>"]
-    if not clips:
-        return parts[0] + "<p class=\"muted\">No attention maps.</p>"
-    parts.append(
-        f"<p class=\"muted\">Model entry <code>{esc(model)}</code>. Each clip's masks come from "
-        "the fold model that held its subject out (post-hoc, as the paper's figures). Each "
-        "block's mask is stretched to its own range (blue: its minimum, red: its maximum, both "
-        "given) and shown at its own resolution over the aligned apex frame; the masks multiply "
-        "the residual features by 1 + M, so M near 0 everywhere still passes them.</p>")
-    for c in clips:
-        caption = f"{c.dataset}/{c.subject}/{c.clip}: {c.label or 'unlabelled'}; fold {c.fold}"
-        pictures = [figure(png_bytes(grey_to_rgb(c.apex)), "apex frame", "px")]
-        for index, mask in enumerate(c.masks, start=1):
-            picture, low, high = overlay(c.apex, mask)
-            pictures.append(figure(png_bytes(picture), f"block {index}: {mask.shape[0]} x "
-                                   f"{mask.shape[1]}, M {low:.2f}..{high:.2f}", "px"))
-        parts.append(f"<h3>{esc(c.dataset)}/{esc(c.clip)}</h3><p>{esc(caption)}</p>"
-                     + "".join(pictures))
+def attention_section(entries: Sequence[tuple[str, Sequence[AttentionClip]]]) -> str:
+    """The HTML section: per model entry, per clip, the apex frame and each block's mask over it.
+
+    Args:
+        entries: ``(entry name, its clips' masks)`` in display order.
+    """
+    parts = ["<h2 id=\"attention\">Micro-attention maps</h2>",
+             "<p class=\"muted\">For every trained model entry whose network exposes attention. "
+             "Each clip's masks come from the fold model that held its subject out (post-hoc, as "
+             "the paper's figures). Each block's mask is stretched to its own range (blue: its "
+             "minimum, red: its maximum, both given) and shown at its own resolution over the "
+             "aligned apex frame; the masks multiply the residual features by 1 + M, so M near 0 "
+             "everywhere still passes them.</p>"]
+    for model, clips in entries:
+        parts.append(f"<h3>Model entry <code>{esc(model)}</code></h3>")
+        if not clips:
+            parts.append("<p class=\"muted\">No attention maps.</p>")
+        for c in clips:
+            parts.append(_clip_row(c))
     return "\n".join(parts)
+
+
+def _clip_row(c: AttentionClip) -> str:
+    """One clip's caption, apex frame and masks."""
+    caption = f"{c.dataset}/{c.subject}/{c.clip}: {c.label or 'unlabelled'}; fold {c.fold}"
+    pictures = [figure(png_bytes(grey_to_rgb(c.apex)), "apex frame", "px")]
+    for index, mask in enumerate(c.masks, start=1):
+        picture, low, high = overlay(c.apex, mask)
+        pictures.append(figure(png_bytes(picture), f"block {index}: {mask.shape[0]} x "
+                               f"{mask.shape[1]}, M {low:.2f}..{high:.2f}", "px"))
+    return f"<h4>{esc(c.dataset)}/{esc(c.clip)}</h4><p>{esc(caption)}</p>" + "".join(pictures)

@@ -63,9 +63,8 @@ class ReportInputs:
         comparisons: the paired comparisons of model entries, or None.
         data_docs: the gates' Great Expectations Data Docs folder as a link relative to the
             page, or None; gate report ``macro/flow.json`` links ``<data_docs>/macro/flow/``.
-        attention_model: the ``micro_attention`` entry whose maps are shown, or None (no
-            section).
-        attention_clips: its attention masks of a few clips.
+        attention: per model entry whose network exposes attention, ``(entry, its attention
+            masks of a few clips)``; empty: no section.
     """
 
     metrics: Mapping[str, Any]
@@ -79,8 +78,7 @@ class ReportInputs:
     sources: Mapping[str, str] = field(default_factory=dict)  # what -> path, shown at the top
     comparisons: Comparisons | None = None
     data_docs: str | None = None
-    attention_model: str | None = None
-    attention_clips: Sequence[AttentionClip] = ()
+    attention: Sequence[tuple[str, Sequence[AttentionClip]]] = ()
 
 
 def choose_clips(flow_table: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -283,7 +281,7 @@ def build_report(inputs: ReportInputs) -> str:
               + ("<a href=\"#comparisons\">comparisons</a>, " if inputs.comparisons else "")
               + "<a href=\"#results\">results</a>, "
               "<a href=\"#figures\">figures</a>, <a href=\"#flow\">flow</a>, "
-              + ("<a href=\"#attention\">attention</a>, " if inputs.attention_model else "")
+              + ("<a href=\"#attention\">attention</a>, " if inputs.attention else "")
               + "<a href=\"#quality\">quality gates</a>, <a href=\"#lineage\">lineage</a>.</p>"
               + (f"<ul class=\"muted\">{sources}</ul>" if sources else ""))
     baseline = inputs.comparisons.baseline if inputs.comparisons else DEFAULT_BASELINE
@@ -294,8 +292,7 @@ def build_report(inputs: ReportInputs) -> str:
         results_section(inputs.metrics, inputs.lineage),
         figures_section(inputs.figures, sorted(inputs.metrics)),
         flow_section(inputs.flow_clips, inputs.predictions),
-        (attention_section(inputs.attention_clips, inputs.attention_model)
-         if inputs.attention_model else ""),
+        attention_section(inputs.attention) if inputs.attention else "",
         quality_section(inputs.quality, inputs.data_docs),
         lineage_section(inputs.lineage, inputs.lineage_note),
     ])

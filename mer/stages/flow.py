@@ -1,11 +1,17 @@
 """Stage `flow`: TV-L1 optical flow onset -> apex (and strain) for every aligned clip.
 
 ``mer flow --clips data/interim/clips.parquet --faces data/interim/faces.parquet
---faces-dir data/interim/faces --out-dir data/processed/flow --table data/processed/flow.parquet``
+--faces-dir data/interim/faces --out-dir data/processed/flow --table data/processed/flow.parquet
+--sequence-dir data/processed/sequence``
 writes one ``<dataset>/<subject>/<clip>.npz`` per clip (``u``, ``v``, ``strain`` (H, W) float32
 pixels; ``onset``, ``apex`` (H, W) uint8 grey; with ``flow.apex_to_offset`` also ``u_offset``,
-``v_offset``) and a table with one row per clip. Clips without an annotated apex (SMIC, or a
-sheet defect cleared by ``estimate_apex``) get a spotted apex, recorded as estimated.
+``v_offset``) and a table with one row per clip. With ``flow.sequence_frames`` K > 0 it also
+writes the clip's sequence, ``<sequence-dir>/<dataset>/<subject>/<clip>.npz``: ``frames``
+(K, S, S, 3) uint8 RGB aligned crops at frames evenly spaced from onset to offset (S =
+``flow.sequence_size``), ``flows`` (K - 1, 2, S, S) float32 the TV-L1 flow (x, y, pixels of the
+S-pixel crop) from each sample to the next, ``frame_numbers`` (K,) int32. Clips without an
+annotated apex (SMIC, or a sheet defect cleared by ``estimate_apex``) get a spotted apex, recorded
+as estimated.
 The command runs :func:`compute_flow` on chunks of clips as Prefect tasks (``flows/optical_flow.py``).
 """
 
@@ -18,11 +24,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from mer.config import FlowParams, TVL1Params
 from mer.data.atomic import atomic_path
 from mer.flow.features import ClipFlow, ClipInput, clip_flows, to_grey
+from mer.flow.tvl1 import tvl1_flow
 
 FLOW_SCHEMA = pa.schema([
     pa.field("dataset", pa.string(), nullable=False),
@@ -86,9 +95,94 @@ def save_flow(path: Path, item: ClipInput, result: ClipFlow, offset: ClipFlow | 
         np.savez_compressed(handle, **arrays)
 
 
+def sequence_positions(onset: int, offset: int, k: int) -> list[int]:
+    """``k`` frame indices evenly spaced from ``onset`` to ``offset``, both included.
+
+    ``round(onset + j * (offset - onset) / (k - 1))``, j = 0..k-1: non-decreasing, with repeats
+    when the clip has fewer than ``k`` frames from onset to offset (so every clip has K samples).
+    """
+    return [int(i) for i in np.rint(np.linspace(onset, offset, k))]
+
+
+def sequence_crops(frames: np.ndarray, positions: Sequence[int], size: int) -> np.ndarray:
+    """The frames at ``positions`` of an aligned clip ``(T, H, W, 3)`` uint8, resized to
+    ``(K, size, size, 3)`` uint8 (bilinear, antialiased, rounded)."""
+    rgb = torch.from_numpy(np.ascontiguousarray(frames[list(positions)])).permute(0, 3, 1, 2)
+    small = F.interpolate(rgb.float(), size=(size, size), mode="bilinear", antialias=True,
+                          align_corners=False)
+    return small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def sequence_flows(crops: Sequence[np.ndarray], positions: Sequence[Sequence[int]],
+                   solver: TVL1Params, batch_size: int) -> list[np.ndarray]:
+    """TV-L1 flow between consecutive samples of several clips, the pairs solved together.
+
+    Args:
+        crops: per clip, ``(K, S, S, 3)`` uint8 RGB samples (:func:`sequence_crops`).
+        positions: per clip, the K frame indices they were taken at; a pair of equal indices
+            (a repeated frame) gets a zero flow without solving.
+        solver: TV-L1 parameters.
+        batch_size: pairs per :func:`mer.flow.tvl1.tvl1_flow` call.
+
+    Returns:
+        Per clip, ``(K - 1, 2, S, S)`` float32 flow in pixels of the S-pixel crop, with
+        ``sample[j + 1](p + flow[j](p)) ~ sample[j](p)`` (OpenCV's convention).
+    """
+    greys = [to_grey(c) for c in crops]
+    pairs = [(c, j) for c, pos in enumerate(positions) for j in range(len(pos) - 1)
+             if pos[j + 1] > pos[j]]
+    out = [np.zeros((len(pos) - 1, 2, *g.shape[1:]), np.float32)
+           for g, pos in zip(greys, positions, strict=True)]
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start:start + batch_size]
+        first = torch.from_numpy(np.stack([greys[c][j] for c, j in chunk])[:, None])
+        second = torch.from_numpy(np.stack([greys[c][j + 1] for c, j in chunk])[:, None])
+        flow = tvl1_flow(first, second, solver).numpy()
+        for (c, j), field in zip(chunk, flow, strict=True):
+            out[c][j] = field
+    return out
+
+
+def save_sequence(path: Path, crops: np.ndarray, flows: np.ndarray,
+                  frame_numbers: Sequence[int]) -> None:
+    """Write one clip's sequence atomically (keys in the module docstring)."""
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        np.savez_compressed(handle, frames=crops, flows=flows,
+                            frame_numbers=np.asarray(frame_numbers, dtype=np.int32))
+
+
+def write_sequences(chunk: list[dict[str, Any]], items: list[ClipInput], sequence_dir: Path,
+                     params: FlowParams) -> None:
+    """Sample, crop, solve and write the sequences of one chunk of clips (``chunk``: their
+    clip-table rows; ``items``: their aligned frames and onsets, :func:`clip_input`)."""
+    positions = []
+    for clip, item in zip(chunk, items, strict=True):
+        numbers = list(clip["frame_numbers"])
+        offset = numbers.index(clip["offset"]) if clip.get("offset") in numbers \
+            else len(numbers) - 1  # no offset among the frames: the clip's last frame
+        positions.append(sequence_positions(item.onset_index, max(offset, item.onset_index),
+                                            params.sequence_frames))
+    crops = [sequence_crops(item.frames, pos, params.sequence_size)
+             for item, pos in zip(items, positions, strict=True)]
+    flows = sequence_flows(crops, positions, params.solver(), params.batch_size)
+    for clip, crop, flow, pos in zip(chunk, crops, flows, positions, strict=True):
+        numbers = list(clip["frame_numbers"])
+        save_sequence(sequence_dir / _relative(clip), crop, flow, [numbers[i] for i in pos])
+
+
 def compute_flow(clips: pa.Table, faces: pa.Table, faces_dir: Path, out_dir: Path,
-                 params: FlowParams) -> pa.Table:
-    """Flow for every aligned clip, ``params.batch_size`` clips at a time; return the table."""
+                 params: FlowParams, sequence_dir: Path | None = None) -> pa.Table:
+    """Flow for every aligned clip, ``params.batch_size`` clips at a time; return the table.
+
+    With ``params.sequence_frames`` > 0 the clips' sequences are written under ``sequence_dir``
+    too (it must then be given).
+
+    Raises:
+        ValueError: sequences asked for without a ``sequence_dir``.
+    """
+    if params.sequence_frames and sequence_dir is None:
+        raise ValueError(f"flow.sequence_frames is {params.sequence_frames}: the flow stage "
+                         "needs --sequence-dir (or set it to 0)")
     aligned = {(f["dataset"], f["clip"]): f for f in faces.to_pylist() if f["status"] == "aligned"}
     todo = [c for c in clips.to_pylist() if (c["dataset"], c["clip"]) in aligned]
     solver = params.solver()
@@ -104,6 +198,8 @@ def compute_flow(clips: pa.Table, faces: pa.Table, faces_dir: Path, out_dir: Pat
                 save_flow(out_dir / _relative(clip), item, result,
                           offsets[k] if offsets is not None else None)
                 rows.append(flow_row(clip, item, result))
+            if params.sequence_frames and sequence_dir is not None:
+                write_sequences(chunk, items, sequence_dir, params)
             progress.update(len(chunk))
     return pa.Table.from_pylist(rows, schema=FLOW_SCHEMA)
 
@@ -126,6 +222,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--faces-dir", type=Path, required=True, help="aligned clips folder")
     parser.add_argument("--out-dir", type=Path, required=True, help="flow arrays folder")
     parser.add_argument("--table", type=Path, required=True, help="flow table (Parquet)")
+    parser.add_argument("--sequence-dir", type=Path, default=None,
+                        help="clip sequences folder (needed when flow.sequence_frames > 0)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     return parser.parse_args(argv)
 

@@ -96,7 +96,22 @@ def clip_inputs(frames: list[np.ndarray], onset: int, apex: int | None, params: 
     inputs = {"flow": torch.from_numpy(np.stack([flow.u, flow.v, flow.strain])[None]),
               "apex": torch.from_numpy(grey[flow.apex_index][None, None].copy()),
               "onset": torch.from_numpy(grey[flow.onset_index][None, None].copy())}
+    if params.flow.sequence_frames:
+        inputs |= _sequence_inputs(aligned.frames, flow.onset_index, params)
     return inputs, flow.onset_index, flow.apex_index, flow.apex_estimated
+
+
+def _sequence_inputs(frames: np.ndarray, onset: int, params: Params) -> dict[str, torch.Tensor]:
+    """``frames`` (1, 3, K, S, S) and ``flows`` (1, 2, K - 1, S, S) as the flow stage samples
+    them, from the onset to the clip's last frame (a clip given here has no offset)."""
+    from mer.stages.flow import sequence_crops, sequence_flows, sequence_positions  # noqa: PLC0415
+
+    positions = sequence_positions(onset, len(frames) - 1, params.flow.sequence_frames)
+    crops = sequence_crops(np.asarray(frames), positions, params.flow.sequence_size)
+    (flows,) = sequence_flows([crops], [positions], params.flow.solver(), params.flow.batch_size)
+    rgb = crops.transpose(3, 0, 1, 2).astype(np.float32) / 255.0  # (3, K, S, S)
+    return {"frames": torch.from_numpy(rgb[None].copy()),
+            "flows": torch.from_numpy(flows.transpose(1, 0, 2, 3)[None].copy())}
 
 
 def predict_clip(clip_dir: Path, model_dir: Path, params: Params, *, onset_frame: int | None = None,

@@ -3,8 +3,11 @@
 ``mer report --metrics reports/metrics.json --predictions reports/predictions.parquet
 --quality reports/quality --figures reports/figures --flow-table data/processed/micro/flow.parquet
 --flow-dir data/processed/micro/flow --out reports/index.html [--comparisons
-reports/comparisons.json] [--attention-model models/default/micro_attention]`` inlines every image (base64 PNG; the forest plot inline SVG), uses no
-script and no external file, and writes the same bytes for the same inputs.
+reports/comparisons.json] [--attention-models-dir models/default] [--attention-model
+models/default/micro_attention]`` inlines every image (base64 PNG; the forest plot inline SVG),
+uses no script and no external file, and writes the same bytes for the same inputs. With
+``--attention-models-dir`` it shows the attention maps of every trained entry of that folder
+whose network exposes attention (none there: no section); ``--attention-model`` names one.
 """
 
 from __future__ import annotations
@@ -78,41 +81,80 @@ def read_flow_clips(table: Path, folder: Path, n: int) -> list[FlowClip]:
 
 
 def load_fold_model(model_dir: Path, fold: int) -> Any:
-    """Build the ``micro_attention`` entry's model from its config.yaml with fold ``fold``'s
-    weights (``fold_XX.pt``).
+    """Build a trained entry's model from its config.yaml with fold ``fold``'s weights
+    (``fold_XX.pt``).
 
     Raises:
-        DataError: no config.yaml, not a micro_attention entry, or no such fold checkpoint.
+        DataError: no config.yaml, or no such fold checkpoint.
     """
     import torch  # noqa: PLC0415 - only for attention maps
 
     from mer.models import create_model  # noqa: PLC0415 - registers the models
 
     config_path, weights = model_dir / "config.yaml", model_dir / f"fold_{fold:02d}.pt"
-    if not config_path.is_file():
-        raise DataError(model_dir, "no config.yaml: not a trained model entry (run `mer train`)")
-    params = yaml.safe_load(config_path.read_text(encoding="utf-8"))["params"]
-    if params["name"] != "micro_attention":
-        raise DataError(config_path, f"the entry is a {params['name']!r} model; attention maps "
-                                     "need micro_attention")
+    params = _entry_params(model_dir)
     if not weights.is_file():
         raise DataError(weights, "fold checkpoint not found (run `mer train`)")
-    model = create_model("micro_attention", **(params.get("hparams") or {}))
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    model = create_model(params["name"], **(params.get("hparams") or {}))
+    try:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except RuntimeError as error:
+        raise DataError(weights, f"does not fit the model of {config_path} ({error})") from error
     return model.eval()
+
+
+def _entry_params(model_dir: Path) -> dict[str, Any]:
+    """The ``params`` of a trained entry's config.yaml (``name``, ``hparams``, ...)."""
+    config_path = model_dir / "config.yaml"
+    if not config_path.is_file():
+        raise DataError(model_dir, "no config.yaml: not a trained model entry (run `mer train`)")
+    return yaml.safe_load(config_path.read_text(encoding="utf-8"))["params"]
+
+
+def exposes_attention(model_dir: Path) -> bool:
+    """Whether a trained entry's network exposes attention masks: it has ``attention_masks``
+    and that gives at least one mask on a blank clip (``micro_attention`` with its units, not
+    ``micro_attention_plain``)."""
+    import torch  # noqa: PLC0415 - only for attention maps
+
+    from mer.models import create_model  # noqa: PLC0415 - registers the models
+    from mer.models.base import INPUT_CHANNELS, SEQUENCE_INPUTS  # noqa: PLC0415
+
+    params = _entry_params(model_dir)
+    model = create_model(params["name"], **(params.get("hparams") or {})).eval()
+    masks = getattr(model, "attention_masks", None)
+    if not callable(masks):
+        return False
+    size = model.input_size
+    blank = {key: torch.zeros(1, INPUT_CHANNELS[key], *((2,) if key in SEQUENCE_INPUTS else ()),
+                              size, size) for key in model.input_keys}
+    with torch.no_grad():
+        return len(masks(blank)) > 0
+
+
+def attention_entries(models_dir: Path) -> list[Path]:
+    """The trained entries (sub-folders with a config.yaml) of ``models_dir`` whose network
+    exposes attention, by name."""
+    if not models_dir.is_dir():
+        raise DataError(models_dir, "models folder not found (run `mer train`)")
+    return [entry for entry in sorted(models_dir.iterdir())
+            if (entry / "config.yaml").is_file() and exposes_attention(entry)]
 
 
 def read_attention_clips(model_dir: Path, flow_clips: Sequence[FlowClip],
                          predictions: pd.DataFrame) -> list[AttentionClip]:
-    """Each clip's micro-attention masks from the entry's fold checkpoint that held it out.
+    """Each clip's attention masks from the entry's fold checkpoint that held it out.
 
     Raises:
-        DataError: the entry is not a trained ``micro_attention``, or a clip has no prediction of
-            it (so its fold is unknown), or the fold's checkpoint is missing.
+        DataError: the entry's network exposes no attention, or a clip has no prediction of it
+            (so its fold is unknown), or the fold's checkpoint is missing.
     """
     from mer.evaluation.attention import attention_maps  # noqa: PLC0415 - imports torch
 
     entry = model_dir.name
+    if not exposes_attention(model_dir):
+        raise DataError(model_dir, f"the entry is a {_entry_params(model_dir)['name']!r} model "
+                                   "without attention units: no attention maps")
     out = []
     for c in flow_clips:
         rows = predictions[(predictions["model"] == entry) & (predictions["dataset"] == c.dataset)
@@ -146,9 +188,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="the gates' Data Docs folder (mer validate --data-docs DIR/<gate>), "
                              "linked from each gate's row")
     parser.add_argument("--clips", type=int, default=3, help="clips whose flow is pictured")
-    parser.add_argument("--attention-model", type=Path, default=None,
-                        help="a trained micro_attention entry (models/<set>/<entry>) whose "
-                             "attention maps are shown")
+    parser.add_argument("--attention-models-dir", type=Path, default=None,
+                        help="trained entries (models/<set>); the maps of each whose network "
+                             "exposes attention are shown")
+    parser.add_argument("--attention-model", type=Path, action="append", default=[],
+                        help="a trained entry with attention (models/<set>/<entry>) whose maps "
+                             "are shown; repeatable")
     parser.add_argument("--attention-clips", type=int, default=2,
                         help="clips per class whose attention maps are shown")
     parser.add_argument("--check-lineage", action="store_true",
@@ -167,10 +212,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         note = f"no lineage: {error}"
         logger.warning("%s", note)
     predictions = pd.read_parquet(args.predictions)
-    attention: list[AttentionClip] = []
-    if args.attention_model is not None:
+    entries = list(args.attention_model)
+    if args.attention_models_dir is not None:
+        entries += [e for e in attention_entries(args.attention_models_dir) if e not in entries]
+    attention = []
+    if entries:
         chosen = read_flow_clips(args.flow_table, args.flow_dir, len(LABELS) * args.attention_clips)
-        attention = read_attention_clips(args.attention_model, chosen, predictions)
+        attention = [(entry.name, read_attention_clips(entry, chosen, predictions))
+                     for entry in entries]
     inputs = ReportInputs(
         metrics=read_json(args.metrics),
         predictions=predictions,
@@ -182,8 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      if args.comparisons else None),
         data_docs=(Path(os.path.relpath(args.data_docs, args.out.parent)).as_posix()
                    if args.data_docs else None),
-        attention_model=args.attention_model.name if args.attention_model else None,
-        attention_clips=attention,
+        attention=attention,
         sources={"metrics": args.metrics.as_posix(), "predictions": args.predictions.as_posix(),
                  "quality gates": args.quality.as_posix(), "flow": args.flow_table.as_posix()},
     )

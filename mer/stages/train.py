@@ -22,13 +22,15 @@ import torch
 import yaml
 
 from mer.config import ModelParams, Params
-from mer.models import default_hparams
+from mer.models import create_model, default_hparams
+from mer.models.base import SEQUENCE_INPUTS
 from mer.data.atomic import atomic_path, write_text
 from mer.data.schema import LABELS
 from mer.evaluation.folds import Fold, loso_folds, subject_keys
 from mer.evaluation.results import PROB_COLUMNS, write_predictions
 from mer.facs.embeddings import au_text_inputs
 from mer.training import FeatureSet, TrainConfig
+from mer.training.data import needs_sequence
 from mer.training.loso import FoldResult
 from mer.training.registry import TrainerOptions, resolve_options
 
@@ -63,6 +65,10 @@ class TrainJob:
                 "shots_per_class": self.shots_per_class}
 
 
+#: The inputs the flow folder holds (the sequence inputs are in the sequence folder).
+IMAGE_INPUTS: tuple[str, ...] = ("flow", "apex", "onset")
+
+
 def _labelled_rows(flow_table: Path) -> list[dict[str, Any]]:
     rows = [r for r in pq.read_table(flow_table).to_pylist() if r["label"] is not None]
     if not rows:
@@ -76,23 +82,39 @@ def labelled_subjects(flow_table: Path) -> list[str]:
     return list(subject_keys([r["dataset"] for r in rows], [r["subject"] for r in rows]))
 
 
-def load_features(flow_table: Path, flow_dir: Path, au_text: Path | None = None) -> FeatureSet:
-    """Read the labelled clips' flow arrays (and AU-text embeddings) into a FeatureSet.
+def load_features(flow_table: Path, flow_dir: Path, au_text: Path | None = None, *,
+                  keys: Sequence[str] = IMAGE_INPUTS,
+                  sequence_dir: Path | None = None) -> FeatureSet:
+    """Read the labelled clips' inputs ``keys`` (and AU-text embeddings) into a FeatureSet.
 
-    Inputs: ``flow`` (N, 3, H, W) = (u, v, strain) in pixels; ``apex``, ``onset`` (N, 1, H, W)
-    grey in [0, 1]; with ``au_text`` (stage `au_text`) also ``au_text`` and
-    ``au_text_mirrored`` (N, D). Clips without a composite label are left out.
+    Inputs (each only if in ``keys``, which a model declares as its ``input_keys``): ``flow``
+    (N, 3, H, W) = (u, v, strain) in pixels; ``apex``, ``onset`` (N, 1, H, W) grey in [0, 1],
+    from ``flow_dir``; ``frames`` (N, 3, K, S, S) RGB in [0, 1] and ``flows`` (N, 2, K - 1, S, S)
+    in pixels, from ``sequence_dir`` (the flow stage's sequences). With ``au_text`` (stage
+    `au_text`) also ``au_text``, ``au_text_mirrored``, ``au_set``, ``au_set_mirrored`` (N, D).
+    Clips without a composite label are left out.
+
+    Raises:
+        ValueError: an unknown key, or sequence inputs asked for without ``sequence_dir``.
     """
+    unknown = sorted(set(keys) - set(IMAGE_INPUTS) - SEQUENCE_INPUTS)
+    if unknown:
+        raise ValueError(f"load_features: unknown input(s) {unknown}")
+    if needs_sequence(keys) and sequence_dir is None:
+        raise ValueError(f"load_features: inputs {sorted(SEQUENCE_INPUTS & set(keys))} need the "
+                         "flow stage's sequences (mer train --sequence-dir; flow.sequence_frames "
+                         "> 0)")
     rows = _labelled_rows(flow_table)
-    flows, apexes, onsets = [], [], []
+    columns: dict[str, list[np.ndarray]] = {key: [] for key in keys}
     for row in rows:
-        with np.load(flow_dir / row["path"]) as arrays:
-            flows.append(np.stack([arrays["u"], arrays["v"], arrays["strain"]]))
-            apexes.append(arrays["apex"][None].astype(np.float32) / 255.0)
-            onsets.append(arrays["onset"][None].astype(np.float32) / 255.0)
-    inputs = {"flow": torch.from_numpy(np.stack(flows).astype(np.float32)),
-              "apex": torch.from_numpy(np.stack(apexes)),
-              "onset": torch.from_numpy(np.stack(onsets))}
+        if set(keys) & set(IMAGE_INPUTS):
+            with np.load(flow_dir / row["path"]) as arrays:
+                _read_images(arrays, columns)
+        if needs_sequence(keys) and sequence_dir is not None:
+            with np.load(sequence_dir / row["path"]) as arrays:
+                _read_sequence(arrays, columns, sequence_dir / row["path"])
+    inputs = {key: torch.from_numpy(np.stack(values).astype(np.float32, copy=False))
+              for key, values in columns.items()}
     if au_text is not None:
         inputs |= au_text_inputs(pq.read_table(au_text), [r["dataset"] for r in rows],
                                  [r["subject"] for r in rows], [r["clip"] for r in rows],
@@ -103,6 +125,34 @@ def load_features(flow_table: Path, flow_dir: Path, au_text: Path | None = None)
         subjects=subject_keys([r["dataset"] for r in rows], [r["subject"] for r in rows]),
         clips=np.array([f"{r['dataset']}/{r['subject']}/{r['clip']}" for r in rows], dtype=object),
     )
+
+
+def _read_images(arrays: Mapping[str, np.ndarray], columns: dict[str, list[np.ndarray]]) -> None:
+    """Append one clip's flow-folder inputs among ``columns``' keys."""
+    if "flow" in columns:
+        columns["flow"].append(np.stack([arrays["u"], arrays["v"], arrays["strain"]]))
+    for key in ("apex", "onset"):
+        if key in columns:
+            columns[key].append(arrays[key][None].astype(np.float32) / 255.0)
+
+
+def _read_sequence(arrays: Mapping[str, np.ndarray], columns: dict[str, list[np.ndarray]],
+                   path: Path) -> None:
+    """Append one clip's sequence inputs among ``columns``' keys (frames to channel-first)."""
+    frames, flows = arrays["frames"], arrays["flows"]
+    if frames.ndim != 4 or flows.shape[0] != frames.shape[0] - 1:
+        raise ValueError(f"{path}: frames {frames.shape} and flows {flows.shape} must be "
+                         "(K, S, S, 3) and (K - 1, 2, S, S)")
+    if "frames" in columns:
+        columns["frames"].append(frames.transpose(3, 0, 1, 2).astype(np.float32) / 255.0)
+    if "flows" in columns:
+        columns["flows"].append(flows.transpose(1, 0, 2, 3))
+
+
+def model_inputs(params: ModelParams) -> tuple[str, ...]:
+    """The inputs the entry's model declares (its ``input_keys``, which may depend on its
+    hyper-parameters), so that only those are read."""
+    return tuple(create_model(params.name, **params.hparams).input_keys)
 
 
 def make_job(params: Params, entry: str, subjects: Sequence[str], condition: str | None = None,

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from mer.data.schema import LABELS
-from mer.models.base import INPUT_CHANNELS
+from mer.models.base import INPUT_CHANNELS, SEQUENCE_INPUTS, input_rank
 
 #: Per-clip vector inputs ``(N, D)`` float32 (any D), read by trainers rather than by the models:
 #: the clip's action-unit text embedding and that of its left-right mirrored description, and
@@ -21,6 +21,12 @@ VECTOR_INPUTS: Final[tuple[str, ...]] = ("au_text", "au_text_mirrored", "au_set"
                                          "au_set_mirrored")
 
 
+def needs_sequence(input_keys: Sequence[str]) -> bool:
+    """Whether a model reading ``input_keys`` needs the clip sequences (``"frames"``,
+    ``"flows"``: the flow stage's sequence folder), which the loader reads only then."""
+    return bool(SEQUENCE_INPUTS.intersection(input_keys))
+
+
 @dataclass(frozen=True, eq=False)
 class FeatureSet:
     """Per-clip inputs of the models, one row per clip.
@@ -28,8 +34,11 @@ class FeatureSet:
     Attributes:
         inputs: ``key -> (N, C, H, W)`` float32 tensors, keys among ``"flow"`` (u, v in pixels of
             the face crop, strain; C = 3), ``"apex"`` and ``"onset"`` (grey in [0, 1]; C = 1).
-            H = W = 128 from the flow stage. Also ``key -> (N, D)`` float32 per-clip vectors for
-            the keys of :data:`VECTOR_INPUTS` (``"au_text"``).
+            H = W = 128 from the flow stage; the sequence inputs ``"frames"`` ``(N, 3, K, S, S)``
+            (RGB in [0, 1]) and ``"flows"`` ``(N, 2, K - 1, S, S)`` (u, v in pixels of the S-pixel
+            crop), S = ``flow.sequence_size``, only when a model reads them. Also
+            ``key -> (N, D)`` float32 per-clip vectors for the keys of :data:`VECTOR_INPUTS`
+            (``"au_text"``).
         labels: ``(N,)`` int64 class codes in ``0..2`` (``mer.data.schema.LABELS`` order).
         subjects: ``(N,)`` global subject keys ``"<dataset>/<subject>"`` (object array of str).
         clips: ``(N,)`` clip ids (object array of str).
@@ -119,8 +128,9 @@ def _check_input(key: str, x: Tensor, n: int) -> None:
         raise ValueError(f"FeatureSet: unknown input {key!r}; known: "
                          f"{sorted(INPUT_CHANNELS) + sorted(VECTOR_INPUTS)}")
     channels = INPUT_CHANNELS[key]
-    expected = isinstance(x, Tensor) and x.dtype == torch.float32 and x.ndim == 4 \
+    expected = isinstance(x, Tensor) and x.dtype == torch.float32 and x.ndim == input_rank(key) \
         and x.shape[0] == n and x.shape[1] == channels
     if not expected:
+        layout = "T, H, W" if key in SEQUENCE_INPUTS else "H, W"
         raise ValueError(f"FeatureSet: input {key!r} must be a float32 tensor "
-                         f"({n}, {channels}, H, W), got {_describe(x)}")
+                         f"({n}, {channels}, {layout}), got {_describe(x)}")

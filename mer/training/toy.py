@@ -16,6 +16,7 @@ def toy_features(
     *,
     signal: float = 1.0,
     seed: int = 0,
+    sequence_frames: int = 0,
 ) -> FeatureSet:
     """Return a FeatureSet of ``n_subjects * clips_per_subject`` clips of ``size x size``.
 
@@ -31,6 +32,9 @@ def toy_features(
         size: side H = W in pixels.
         signal: amplitude of the class pattern in pixels (0 gives pure noise).
         seed: seeds the noise.
+        sequence_frames: K > 1 also gives the sequence inputs: ``"flows"`` ``(N, 2, K - 1, S, S)``
+            = the class pattern times a rise-and-fall profile over the K - 1 steps plus noise,
+            ``"frames"`` ``(N, 3, K, S, S)`` = the clip's brightness plus noise.
     """
     rng = np.random.default_rng(seed)
     n = n_subjects * clips_per_subject
@@ -51,14 +55,31 @@ def toy_features(
     frames = np.clip(brightness[:, None, None, None]
                      + 0.1 * rng.standard_normal((n, 2, size, size)), 0.0, 1.0).astype(np.float32)
     subjects = np.array([f"toy/s{s:02d}" for s in range(n_subjects)], dtype=object)
+    inputs = {
+        "flow": torch.from_numpy(np.concatenate([uv, strain], axis=1).astype(np.float32)),
+        "onset": torch.from_numpy(frames[:, :1].copy()),
+        "apex": torch.from_numpy(frames[:, 1:].copy()),
+    }
+    if sequence_frames > 1:
+        inputs |= _sequence(rng, signal * patterns[labels], brightness, sequence_frames)
     return FeatureSet(
-        inputs={
-            "flow": torch.from_numpy(np.concatenate([uv, strain], axis=1).astype(np.float32)),
-            "onset": torch.from_numpy(frames[:, :1].copy()),
-            "apex": torch.from_numpy(frames[:, 1:].copy()),
-        },
+        inputs=inputs,
         labels=torch.from_numpy(labels.astype(np.int64)),
         subjects=np.repeat(subjects, clips_per_subject),
         clips=np.array([f"s{s:02d}_c{c:02d}" for s in range(n_subjects)
                         for c in range(clips_per_subject)], dtype=object),
     )
+
+
+def _sequence(rng: np.random.Generator, patterns: np.ndarray, brightness: np.ndarray,
+              k: int) -> dict[str, torch.Tensor]:
+    """``"frames"`` ``(N, 3, k, S, S)`` and ``"flows"`` ``(N, 2, k - 1, S, S)`` of
+    :func:`toy_features`; ``patterns`` ``(N, 2, S, S)`` px, ``brightness`` ``(N,)``."""
+    n, _, size, _ = patterns.shape
+    profile = np.sin(np.pi * (np.arange(k - 1) + 0.5) / (k - 1)).astype(np.float32)
+    flows = patterns[:, :, None] * profile[None, None, :, None, None] \
+        + 0.5 * rng.standard_normal((n, 2, k - 1, size, size), dtype=np.float32)
+    frames = np.clip(brightness[:, None, None, None, None]
+                     + 0.1 * rng.standard_normal((n, 3, k, size, size)), 0.0, 1.0)
+    return {"frames": torch.from_numpy(frames.astype(np.float32)),
+            "flows": torch.from_numpy(flows.astype(np.float32))}

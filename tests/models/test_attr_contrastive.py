@@ -13,7 +13,7 @@ from mer.models.attr_contrastive import AttrContrastiveNet, Stream3d
 def test_it_is_registered_with_its_defaults() -> None:
     assert "attr_contrastive" in list_models()
     assert default_hparams("attr_contrastive") == {
-        "input_size": 48, "widths": (16, 32, 64), "embed_dim": 128, "text_dim": 384,
+        "input_size": 32, "widths": (16, 32, 64), "embed_dim": 128, "text_dim": 384,
         "dropout": 0.0}
     assert isinstance(create_model("attr_contrastive"), AttrContrastiveNet)
 
@@ -34,21 +34,44 @@ def test_logits_embedding_and_projection_shapes(model_inputs, hparams: dict, emb
     assert torch.allclose(projected.norm(dim=1), torch.ones(5), atol=1e-5)
 
 
-def test_the_appearance_stream_is_temporal(model_inputs) -> None:
-    # The first convolution spans both frames: swapping onset and apex changes the embedding.
-    model = create_model("attr_contrastive", input_size=32).eval()
+def test_it_reads_the_sequences_only() -> None:
+    assert AttrContrastiveNet.input_keys == ("frames", "flows")
+
+
+def test_both_streams_stay_temporal_to_the_last_layer(model_inputs) -> None:
+    # A genuine 3D CNN: every convolution has a temporal kernel of 3, and the time axis is still
+    # there after the last one (8 frames -> 8, 4, 2 steps); reversing time changes the embedding.
+    model = create_model("attr_contrastive").eval()
+    for stream in (model.rgb, model.motion):
+        convs = [m for m in stream.layers if isinstance(m, torch.nn.Conv3d)]
+        assert [c.kernel_size[0] for c in convs] == [3, 3, 3]
+    frames = torch.rand(2, 3, 8, 32, 32)
+    depth = model.rgb.layers[:-1](frames).shape[2]  # before the last ReLU
+    assert depth == 2
     inputs = model_inputs(3, 32)
-    swapped = {**inputs, "onset": inputs["apex"], "apex": inputs["onset"]}
-    assert not torch.allclose(model.features(inputs), model.features(swapped))
-    assert model.appearance.layers[0].kernel_size == (2, 3, 3)
-    assert Stream3d(3, 1, (4,))(torch.randn(2, 3, 1, 8, 8)).shape == (2, 4)
+    reversed_time = {**inputs, "frames": inputs["frames"].flip(2), "flows": inputs["flows"].flip(2)}
+    assert not torch.allclose(model.features(inputs), model.features(reversed_time), atol=1e-4)
+    assert Stream3d(2, (4,))(torch.randn(2, 2, 1, 8, 8)).shape == (2, 4)  # one flow (K = 2)
+
+
+def test_the_flow_stream_and_the_rgb_stream_both_reach_the_embedding(model_inputs) -> None:
+    model = create_model("attr_contrastive", input_size=32).eval()
+    inputs = model_inputs(2, 32)
+    base = model.features(inputs)
+    for key in ("frames", "flows"):
+        changed = {**inputs, key: torch.zeros_like(inputs[key])}
+        assert not torch.allclose(model.features(changed), base, atol=1e-5), key
 
 
 def test_missing_inputs_and_bad_hparams_are_named(model_inputs) -> None:
     model = create_model("attr_contrastive", input_size=32)
     inputs = model_inputs(2, 32)
-    del inputs["onset"]
-    with pytest.raises(ValueError, match=r"missing input\(s\) \['onset'\]"):
+    del inputs["flows"]
+    with pytest.raises(ValueError, match=r"missing input\(s\) \['flows'\]"):
+        model(inputs)
+    inputs = model_inputs(2, 32)
+    inputs["frames"] = inputs["frames"][:, :, 0]
+    with pytest.raises(ValueError, match=r"'frames' must be \(B, 3, T, H, W\)"):
         model(inputs)
     with pytest.raises(ValueError, match="input_size"):
         create_model("attr_contrastive", input_size=8)
@@ -62,5 +85,5 @@ def test_the_model_is_small() -> None:
     model = create_model("attr_contrastive")
     n_params = sum(p.numel() for p in model.parameters())
     head = sum(p.numel() for p in model.projection.parameters())
-    assert n_params < 200_000
+    assert n_params < 300_000
     assert head == 128 * 384 + 384  # one linear map into the text space

@@ -173,7 +173,7 @@ def test_attention_maps_of_a_few_clips_per_class(project: Path) -> None:
     page = out.read_text(encoding="utf-8")
     section = page[page.index("<h2 id=\"attention\">"):page.index("<h2 id=\"quality\">")]
     assert "Model entry <code>micro_attention</code>" in section
-    assert section.count("<h3>casme2/c") == 3  # one clip of each class
+    assert section.count("<h4>casme2/c") == 3  # one clip of each class
     for k, label in enumerate(LABELS):
         assert f"casme2/s1/c{k}: {label}; fold 0" in section
     # per clip: the apex and one overlay per block, at the block's resolution (32 px input)
@@ -190,3 +190,39 @@ def test_attention_maps_need_the_entry_s_predictions(project: Path) -> None:
     entry.rename(renamed)
     with pytest.raises(Exception, match="has no prediction of entry 'micro_attention_apex'"):
         report_stage.main([*_argv(project, project / "x.html"), "--attention-model", str(renamed)])
+
+
+def test_the_models_folder_gives_the_maps_of_every_entry_with_attention(project: Path) -> None:
+    # No micro_attention entry needed: every trained entry whose network exposes attention is
+    # shown; a plain (no units) entry and a model without attention_masks are left out.
+    import torch  # noqa: PLC0415
+
+    from mer.models import create_model  # noqa: PLC0415
+
+    entry = _micro_attention_entry(project)
+    renamed = entry.with_name("micro_attention_apex")
+    entry.rename(renamed)
+    hparams = {"input_size": 32, "widths": [4, 4, 8, 8], "inputs": "apex"}
+    (renamed / "config.yaml").write_text(yaml.safe_dump(
+        {"params": {"name": "micro_attention", "hparams": hparams}}))
+    torch.save(create_model("micro_attention", **hparams).state_dict(), renamed / "fold_00.pt")
+    plain = renamed.with_name("micro_attention_plain")
+    plain.mkdir()
+    (plain / "config.yaml").write_text(yaml.safe_dump(
+        {"params": {"name": "micro_attention", "hparams": {"attention": False}}}))
+    logreg = renamed.with_name("flow_logreg")
+    logreg.mkdir()
+    (logreg / "config.yaml").write_text(yaml.safe_dump({"params": {"name": "flow_logreg"}}))
+    path = project / "reports" / "predictions.parquet"
+    predictions = pd.read_parquet(path)
+    predictions["model"] = predictions["model"].replace("micro_attention", "micro_attention_apex")
+    predictions.to_parquet(path)
+    out = project / "reports" / "index.html"
+    argv = [*_argv(project, out), "--attention-models-dir", str(renamed.parent),
+            "--attention-clips", "1"]
+    assert report_stage.main(argv) == 0
+    section = out.read_text(encoding="utf-8")
+    section = section[section.index("<h2 id=\"attention\">"):section.index("<h2 id=\"quality\">")]
+    assert section.count("<h3>Model entry") == 1
+    assert "Model entry <code>micro_attention_apex</code>" in section
+    assert section.count("<h4>casme2/c") == 3

@@ -54,8 +54,9 @@ def _with_text(data: FeatureSet, *, missing_every: int = 4, dim: int = 12) -> Fe
 
 @pytest.fixture(scope="module")
 def toy() -> FeatureSet:
-    """4 subjects x 9 clips of 32 x 32 with AU-text rows."""
-    return _with_text(toy_features(n_subjects=4, clips_per_subject=9, size=32, signal=0.5))
+    """4 subjects x 9 clips of 32 x 32 (and 4-frame sequences) with AU-text rows."""
+    return _with_text(toy_features(n_subjects=4, clips_per_subject=9, size=32, signal=0.5,
+                                   sequence_frames=4))
 
 
 def _bytes(state: dict[str, torch.Tensor]) -> dict[str, bytes]:
