@@ -1,18 +1,19 @@
-"""Time (and score) a leave-one-subject-out run of LightmanNet with the ``meta_auxiliary`` trainer.
+"""Time and score leave-one-subject-out runs of params.yaml entries (LightmanNet, its ablations,
+the plain backbone, the baseline), with paired comparisons.
 
-Usage::
+Usage (on the development corpus, ``mer dev --out dev --seed 1`` then its stages to
+``validate_flow``; never on the reported corpus)::
 
-    .venv/bin/python benchmarks/lightman_benchmark.py [--threads 2] [--variants full no_aux ...]
-        [--flow data/processed/micro/flow.parquet --flow-dir data/processed/micro/flow]
-        [--macro-flow data/processed/macro/flow.parquet --macro-flow-dir data/processed/macro/flow]
-        [--label-noise 0.2] [--shots-per-class 2]
+    .venv/bin/python benchmarks/lightman_benchmark.py --root dev \
+        --entries lightman lightman_no_aux lightman_no_meta micro_attention flow_logreg \
+        [--set second_order=true] [--seed 0] [--max-folds 16] [--threads 2] \
+        [--label-noise 0.2] [--shots-per-class 2] [--out predictions.parquet]
 
-The data are the on-disk flow features (the embedded default: 136 micro clips over 16 subjects,
-49 labelled CK+ macro clips), the folds ``mer.evaluation.folds.loso_folds`` with one validation
-subject each (seed 0), the options :data:`VARIANTS` (``full`` is the proposed default). Prints
-per-variant wall and CPU seconds and the pooled UF1 / UAR (``mer.evaluation.results.summarise``).
-With ``--label-noise`` / ``--shots-per-class`` the training clips of each fold are perturbed by
-``mer.training.robustness.perturb_fold`` first.
+Each entry is resolved as `mer train` does (``mer.stages.train.make_job``: an ablation applied to
+its base; ``--set`` overrides ``trainer_options`` of the ``meta_auxiliary`` entries), pretrained
+on the macro clips if its entry says ``supervised_macro``, and trained on every fold (one seed).
+Prints per-entry wall and CPU seconds (pretraining included) and pooled UF1 / UAR, then the
+paired difference (subject bootstrap) of the first entry against each other one.
 """
 
 from __future__ import annotations
@@ -22,86 +23,91 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
+import yaml
 
-from mer.config import ModelParams
-from mer.evaluation.folds import loso_folds
+from mer.config import load_params
+from mer.evaluation.paired import Pair, compare_entries
 from mer.evaluation.results import summarise
-from mer.stages.train import TrainJob, load_features, predictions_frame
-from mer.training import FeatureSet, FoldResult, TrainConfig
-from mer.training.robustness import perturb_fold, restore_positions
+from mer.models import create_model
+from mer.stages.train import TrainJob, labelled_subjects, load_features, make_job, \
+    predictions_frame
+from mer.training import FeatureSet, fit
 from mer.training.registry import get_trainer, resolve_options
-
-#: The proposed params.yaml entry (hparams, train, trainer_options of ``full``).
-HPARAMS: dict[str, Any] = {}
-TRAIN: dict[str, Any] = {"weight_decay": 1e-4, "hflip": True, "max_shift": 0.05}
-#: Variants: trainer_options on top of the defaults (``MetaAuxOptions``).
-VARIANTS: dict[str, dict[str, Any]] = {
-    "full": {},
-    "second_order": {"second_order": True},
-    "no_aux": {"use_aux": False},
-    "no_meta": {"meta": False},
-}
+from mer.training.robustness import perturb_fold, restore_positions
 
 
-def run_variant(name: str, data: FeatureSet, macro: FeatureSet, options: dict[str, Any],
-                max_folds: int, label_noise: float, shots: int | None) -> tuple[float, float,
-                                                                                  list[FoldResult]]:
-    """Run the LOSO folds of one variant; return (wall s, CPU s, fold results)."""
-    folds = loso_folds(sorted(set(data.subjects)), n_val_subjects=1, seed=0)[:max_folds]
-    config = TrainConfig(**TRAIN, device="cpu", seed=0)
-    trainer = get_trainer("meta_auxiliary")
+def run_entry(job: TrainJob, data: FeatureSet, macro: FeatureSet,
+              max_folds: int) -> pd.DataFrame:
+    """Pretrain if asked, run the folds of ``job`` (its one seed); return its predictions."""
+    init_state = None
+    if job.params.pretrain.kind == "supervised_macro":
+        config = job.config.model_copy(update={"epochs": job.params.pretrain.epochs,
+                                               "lr": job.params.pretrain.lr})
+        model = create_model(job.params.name, **job.params.hparams)
+        init_state = fit(model, macro, config).state_dict
+    trainer = get_trainer(job.params.trainer)
     results = []
-    wall, cpu = time.perf_counter(), time.process_time()
-    for fold in folds:
-        start = time.perf_counter()
-        perturbed = perturb_fold(data, fold, label_noise=label_noise, shots_per_class=shots,
-                                 seed=0)
-        result = trainer("lightman", HPARAMS, config, perturbed.data, fold, init_state=None,
-                         macro=macro, options=resolve_options("meta_auxiliary", options),
+    for fold in job.folds[:max_folds]:
+        perturbed = perturb_fold(data, fold, label_noise=job.label_noise,
+                                 shots_per_class=job.shots_per_class, seed=job.config.seed)
+        result = trainer(job.params.name, job.params.hparams, job.config, perturbed.data, fold,
+                         init_state=init_state, macro=macro, options=job.options,
                          progress=False)
         results.append(restore_positions(result, perturbed))
-        print(f"{name} fold {fold.index:2d} ({len(result.train_indices)} train clips): "
-              f"{time.perf_counter() - start:6.2f} s", flush=True)
-    return time.perf_counter() - wall, time.process_time() - cpu, results
+    return predictions_frame(job, data, results, seed=job.config.seed)
 
 
 def main() -> None:
-    """Parse the arguments, run each variant, print times and scores."""
+    """Parse the arguments, run each entry, print times, scores and paired differences."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("."), help="project (params.yaml, data)")
+    parser.add_argument("--entries", nargs="+", default=["lightman"])
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="trainer_options overrides of the meta_auxiliary entries (YAML)")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    parser.add_argument("--variants", nargs="+", default=sorted(VARIANTS), choices=sorted(VARIANTS))
-    parser.add_argument("--max-folds", type=int, default=16, help="time only the first folds")
-    parser.add_argument("--episodes", type=int, help="override the episodes of every variant")
+    parser.add_argument("--max-folds", type=int, default=10_000, help="time only the first folds")
     parser.add_argument("--label-noise", type=float, default=0.0)
     parser.add_argument("--shots-per-class", type=int)
-    parser.add_argument("--flow", type=Path, default=Path("data/processed/micro/flow.parquet"))
-    parser.add_argument("--flow-dir", type=Path, default=Path("data/processed/micro/flow"))
-    parser.add_argument("--macro-flow", type=Path,
-                        default=Path("data/processed/macro/flow.parquet"))
-    parser.add_argument("--macro-flow-dir", type=Path, default=Path("data/processed/macro/flow"))
+    parser.add_argument("--out", type=Path, help="write the pooled predictions (Parquet)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = load_features(args.flow, args.flow_dir)
-    macro = load_features(args.macro_flow, args.macro_flow_dir)
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+    params = load_params(args.root / "params.yaml")
+    flow = args.root / "data/processed/micro/flow.parquet"
+    data = load_features(flow, args.root / "data/processed/micro/flow")
+    macro = load_features(args.root / "data/processed/macro/flow.parquet",
+                          args.root / "data/processed/macro/flow")
     print(f"{len(data)} micro clips, {len(set(data.subjects))} subjects, {len(macro)} macro "
-          f"clips, {args.threads} torch threads, label noise {args.label_noise}, shots "
-          f"{args.shots_per_class}", flush=True)
-    lines = []
-    for name in args.variants:
-        options = dict(VARIANTS[name])
-        if args.episodes is not None:
-            options["episodes"] = args.episodes
-        wall, cpu, results = run_variant(name, data, macro, options, args.max_folds,
-                                         args.label_noise, args.shots_per_class)
-        job = TrainJob(f"lightman_{name}", ModelParams(name="lightman"), TrainConfig(),
-                       resolve_options("meta_auxiliary", options), (0,), [],
+          f"clips, {args.threads} torch threads, overrides {overrides}", flush=True)
+    frames, lines = [], []
+    for entry in args.entries:
+        job = make_job(params, entry, labelled_subjects(flow), seeds=[args.seed])
+        if job.params.trainer == "meta_auxiliary" and overrides:
+            options: dict[str, Any] = {**job.options.model_dump(), **overrides}
+            job = TrainJob(job.entry, job.params, job.config,
+                           resolve_options("meta_auxiliary", options), job.seeds, job.folds,
+                           job.label_noise, job.shots_per_class)
+        job = TrainJob(job.entry, job.params, job.config, job.options, job.seeds, job.folds,
                        args.label_noise, args.shots_per_class)
-        scores = summarise(predictions_frame(job, data, results, seed=0), n_resamples=10)
-        entry = scores[f"lightman_{name}"]["all"]
-        lines.append(f"{name:>13}: {len(results)} folds in {wall:6.1f} s wall, {cpu:6.1f} s CPU;"
-                     f" UF1 {entry['uf1']:.3f} UAR {entry['uar']:.3f} acc {entry['accuracy']:.3f}")
+        wall, cpu = time.perf_counter(), time.process_time()
+        frame = run_entry(job, data, macro, args.max_folds)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        frames.append(frame)
+        scores = summarise(frame, n_resamples=10)[entry]["all"]
+        lines.append(f"{entry:>18}: {frame['fold'].nunique()} folds in {wall:6.1f} s wall, "
+                     f"{cpu:6.1f} s CPU; UF1 {scores['uf1']:.3f} UAR {scores['uar']:.3f}")
         print(lines[-1], flush=True)
+    predictions = pd.concat(frames, ignore_index=True)
+    if args.out is not None:
+        predictions.to_parquet(args.out)
+    pairs = [Pair(args.entries[0], other, "ablation") for other in args.entries[1:]]
+    for row in compare_entries(predictions, pairs, n_resamples=1000, seed=0):
+        uf1 = row["uf1"]
+        lines.append(f"{row['a']} - {row['b']}: UF1 {uf1['diff']:+.3f} "
+                     f"[{uf1['ci95'][0]:+.3f}, {uf1['ci95'][1]:+.3f}]")
     print("\n".join(lines))
 
 

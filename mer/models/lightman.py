@@ -1,12 +1,11 @@
-"""LightmanNet: a shared encoder with a primary (emotion) head and an auxiliary alignment head
+"""A small GroupNorm CNN backbone, ``lightman``, for LightmanNet's meta-auxiliary learning
 (Wang et al., "Meta-Auxiliary Learning for Micro-Expression Recognition", arXiv 2404.12024).
 
-The paper's model is a dual-branch network trained by bi-level optimisation (see
-``mer.training.meta_auxiliary`` and ``docs/lightman.md``): a primary branch learns MER features
-through the recognition task, an auxiliary branch guides the shared features through an
-alignment task between micro- and macro-expressions. This module holds the network only; the
-paper publishes no MER code, so the layers are ours, kept small so that bi-level training of a
-leave-one-subject-out run takes minutes on a 2-core CPU:
+LightmanNet is a learning method (``mer.training.meta_auxiliary``, ``docs/lightman.md``) that
+trains any registered backbone; its auxiliary alignment branch lives in that trainer. This
+network is one light backbone for it (the default params.yaml entry trains ``micro_attention``);
+the paper publishes no MER code, so the layers are ours, kept small so that bi-level training of
+a leave-one-subject-out run takes minutes on a 2-core CPU:
 
 - Input: the optical flow onset -> apex (u, v, strain) and the grey apex frame, resized to
   ``input_size`` (32 by default), standardised per channel and stacked as 4 channels.
@@ -17,10 +16,7 @@ leave-one-subject-out run takes minutes on a 2-core CPU:
   statistics, so the inner-loop adaptation is a pure function of the weights
   (``torch.func.functional_call``) and a support set of 6 clips does not pollute batch
   statistics.
-- Primary head (``classifier``): dropout and a linear layer to the 3 classes.
-- Auxiliary head (``aligner``): a two-layer MLP ``embed_dim -> embed_dim -> embed_dim`` that maps
-  a micro-expression embedding into the macro-expression embedding space, where the trainer
-  aligns it with the prototype of the macro clips of the same emotion.
+- Head (``classifier``): dropout and a linear layer to the 3 classes.
 
 About 0.1 M parameters at the defaults.
 """
@@ -52,17 +48,16 @@ def _block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 @register_model("lightman")
 class LightmanNet(MerModel):
-    """Dual-branch network: shared encoder, primary 3-class head, auxiliary alignment head.
+    """Encoder of three conv blocks and a 3-class head.
 
     Args:
         input_size: side the inputs are resized to, in pixels (a multiple of 8, >= 16).
         widths: channels of the three convolution blocks.
-        embed_dim: size D of the shared embedding (and of the alignment space).
+        embed_dim: size D of the embedding.
         dropout: dropout probability before the primary classifier.
 
     Inputs: ``"flow"`` ``(B, 3, H, W)`` (u, v, strain) and ``"apex"`` ``(B, 1, H, W)`` grey in
-    [0, 1], any H = W. Embedding: ``(B, embed_dim)``. :meth:`forward` gives the ``(B, 3)`` logits;
-    ``forward(inputs, align=True)`` also gives the ``(B, embed_dim)`` aligned embedding.
+    [0, 1], any H = W. Embedding: ``(B, embed_dim)``; :meth:`forward` gives the ``(B, 3)`` logits.
     """
 
     input_keys = ("flow", "apex")
@@ -94,29 +89,8 @@ class LightmanNet(MerModel):
             nn.ReLU(),
         )
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, NUM_CLASSES))
-        self.aligner = nn.Sequential(
-            nn.Linear(embed_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, embed_dim),
-        )
         self.embed_dim = embed_dim
 
     def embed(self, inputs: dict[str, Tensor]) -> Tensor:
         """Map standardised ``"flow"`` and ``"apex"`` ``(B, C, s, s)`` to ``(B, embed_dim)``."""
         return self.encoder(torch.cat([inputs[key] for key in self.input_keys], dim=1))
-
-    def forward(  # type: ignore[override]
-        self, inputs: dict[str, Tensor], *, align: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """Return the logits ``(B, 3)``; with ``align``, also the aligned embedding.
-
-        Args:
-            inputs: raw ``key -> (B, C, H, W)`` tensors holding ``"flow"`` and ``"apex"``.
-            align: also run the auxiliary head.
-
-        Returns:
-            ``(B, 3)`` logits, or ``((B, 3) logits, (B, embed_dim) aligned embedding)``.
-        """
-        z = self.features(inputs)
-        logits = self.classifier(z)
-        if align:
-            return logits, self.aligner(z)
-        return logits

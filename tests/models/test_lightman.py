@@ -18,14 +18,12 @@ def test_lightman_is_registered_with_its_defaults() -> None:
 
 
 @pytest.mark.parametrize("size", [32, 128])
-def test_primary_and_auxiliary_heads_have_their_shapes(model_inputs, size: int) -> None:
+def test_logits_and_embedding_have_their_shapes(model_inputs, size: int) -> None:
     model = create_model("lightman", embed_dim=24).eval()
     inputs = model_inputs(5, size)
-    logits, aligned = model(inputs, align=True)
-    assert logits.shape == (5, 3)
-    assert aligned.shape == (5, 24)
+    assert model(inputs).shape == (5, 3)
     assert model.features(inputs).shape == (5, 24)
-    assert torch.equal(model(inputs), logits)  # align only adds the second output
+    assert not hasattr(model, "aligner")  # the auxiliary branch lives in the trainer
 
 
 def test_lightman_is_small_and_has_no_running_statistics() -> None:
@@ -41,8 +39,8 @@ def test_functional_call_with_other_weights_changes_the_output(model_inputs) -> 
     inputs = model_inputs(2, 32)
     params = {n: p.detach() * 1.5 for n, p in model.named_parameters()}
     buffers = dict(model.named_buffers())
-    out = functional_call(model, (params, buffers), (inputs,), {"align": True})
-    assert not torch.allclose(out[0], model(inputs))
+    out = functional_call(model, (params, buffers), (inputs,))
+    assert not torch.allclose(out, model(inputs))
 
 
 @pytest.mark.parametrize(

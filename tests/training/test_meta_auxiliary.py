@@ -1,4 +1,5 @@
-"""The meta_auxiliary trainer: episodes, the alignment loss, determinism, ablations, learning."""
+"""The meta_auxiliary trainer: subject-disjoint episodes, per-sample micro-macro alignment whose
+gradient reaches the encoder at both levels, determinism, ablations, any backbone."""
 
 from __future__ import annotations
 
@@ -9,25 +10,22 @@ import pytest
 import torch
 
 from mer.evaluation.folds import loso_folds
+from mer.models.registry import create_model
 from mer.training import FeatureSet, TrainConfig
 from mer.training import meta_auxiliary as ma
+from mer.training.alignment import MotionAligner, draw_partners, motion_maps
+from mer.training.episodes import sample_episode, split_subjects
 from mer.training.loso import FoldResult
-from mer.training.meta_auxiliary import (
-    alignment_loss,
-    class_prototypes,
-    sample_episode,
-)
 from mer.training.registry import get_trainer, resolve_options
 
 HPARAMS: dict[str, Any] = {"input_size": 16, "widths": (8, 8, 16), "embed_dim": 16}
 CONFIG = TrainConfig(device="cpu", seed=0)
-FAST: dict[str, Any] = {"episodes": 12, "n_support": 2, "n_query": 2}
+FAST: dict[str, Any] = {"episodes": 12, "n_support": 2, "n_query": 2, "grid": 8}
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread() -> Any:
-    """One intra-op thread: the 16 x 16 toy tensors are too small to share, and on a busy
-    2-core machine two threads per op wait on each other (20x slower here)."""
+    """One intra-op thread: the 16 x 16 toy tensors are too small to share."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -47,20 +45,109 @@ def macro() -> FeatureSet:
 
 
 def _run(data: FeatureSet, macro: FeatureSet | None, fold_index: int = 0,
-         config: TrainConfig = CONFIG, **options: Any) -> FoldResult:
+         config: TrainConfig = CONFIG, model: str = "lightman",
+         hparams: dict[str, Any] = HPARAMS, **options: Any) -> FoldResult:
     fold = loso_folds(sorted(set(data.subjects)), n_val_subjects=1, seed=0)[fold_index]
     settings = resolve_options("meta_auxiliary", {**FAST, **options})
-    return get_trainer("meta_auxiliary")("lightman", HPARAMS, config, data, fold,
-                                         init_state=None, macro=macro, options=settings,
-                                         progress=False)
+    return get_trainer("meta_auxiliary")(model, hparams, config, data, fold, init_state=None,
+                                         macro=macro, options=settings, progress=False)
 
 
-def test_episodes_are_class_balanced_and_disjoint() -> None:
-    labels = np.array([0] * 10 + [1] * 3 + [2] * 1)
-    support, query = sample_episode(labels, np.arange(14), 4, 4, np.random.default_rng(0))
-    assert np.bincount(labels[support], minlength=3).tolist() == [4, 2, 1]
-    assert np.bincount(labels[query], minlength=3).tolist() == [4, 1, 0]
-    assert not set(support) & set(query)
+def test_episodes_are_class_balanced_from_disjoint_subjects() -> None:
+    labels = np.tile([0, 0, 0, 1, 2], 6)
+    subjects = np.repeat([f"s{i}" for i in range(6)], 5)
+    pool = np.flatnonzero(subjects != "s5")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        support, query = sample_episode(labels, subjects, pool, 3, 2, rng)
+        assert np.bincount(labels[support], minlength=3).tolist() == [3, 3, 3]
+        assert np.bincount(labels[query], minlength=3).tolist() == [2, 2, 2]
+        assert not set(subjects[support]) & set(subjects[query])
+        assert set(support) | set(query) <= set(pool)
+
+
+def test_a_single_subject_is_both_support_and_query() -> None:
+    support, query = split_subjects(np.array(["a", "a"]), np.array([0, 1]),
+                                    np.random.default_rng(0))
+    assert support.all() and query.all()
+
+
+def test_partners_share_the_emotion_and_are_drawn_per_sample() -> None:
+    macro_labels = np.array([0, 0, 0, 1, 1, 1])
+    labels = np.array([0, 1, 2, 0, 0, 0, 0, 0])
+    partners = draw_partners(labels, macro_labels, np.random.default_rng(0))
+    assert partners[2] == -1  # no macro clip of that emotion
+    kept = partners >= 0
+    assert (macro_labels[partners[kept]] == labels[kept]).all()
+    assert len(set(partners[labels == 0].tolist())) > 1  # not one clip (or a mean) per class
+
+
+def test_motion_maps_keep_the_pattern_not_the_amplitude() -> None:
+    flow = torch.randn(3, 3, 32, 32)
+    maps = motion_maps(flow, 8)
+    assert maps.shape == (3, 2, 8, 8)
+    assert torch.allclose(maps.pow(2).sum(dim=1).mean(dim=(1, 2)), torch.ones(3))
+    assert torch.allclose(motion_maps(5.0 * flow, 8), maps, atol=1e-5)
+
+
+def test_an_aligner_predicting_no_offset_leaves_the_map_unchanged() -> None:
+    aligner = MotionAligner(embed_dim=4)
+    with torch.no_grad():
+        for layer in (aligner.affine, aligner.displacement):
+            layer.weight.zero_()
+            layer.bias.zero_()
+    macro_maps = torch.randn(2, 2, 8, 8)
+    warped = aligner.warp(torch.randn(2, 4), torch.randn(2, 4), macro_maps)
+    assert torch.allclose(warped, macro_maps, atol=1e-5)
+    loss = aligner(torch.randn(2, 4), torch.randn(2, 4), macro_maps, macro_maps)
+    assert float(loss.detach().max()) < 1e-8
+
+
+def _learner(toy: FeatureSet, macro: FeatureSet, **options: Any) -> ma.EpisodeLearner:
+    model = create_model("lightman", **HPARAMS)
+    train = np.flatnonzero(toy.subjects != "toy/s04")
+    inputs = model.resize_inputs(toy.subset(train).inputs)
+    model.norm.fit(inputs)
+    settings = resolve_options("meta_auxiliary", {**FAST, **options})
+    return ma.EpisodeLearner(model, toy, train, inputs, CONFIG, settings, macro,
+                             torch.device("cpu"))
+
+
+def _encoder_norm(loss: torch.Tensor, learner: ma.EpisodeLearner) -> float:
+    encoder = [p for n, p in learner.net.named_parameters() if n.startswith("backbone.encoder")]
+    grads = torch.autograd.grad(loss, encoder, allow_unused=True)
+    return float(sum(g.norm() for g in grads if g is not None))
+
+
+@pytest.mark.parametrize("second_order", [False, True])
+def test_the_alignment_gradient_reaches_the_encoder_at_both_levels(
+        toy: FeatureSet, macro: FeatureSet, second_order: bool) -> None:
+    learner = _learner(toy, macro, second_order=second_order)
+    support, query = sample_episode(learner.labels, learner.subjects, learner.train, 2, 2,
+                                    np.random.default_rng(0))
+    # Level one: the support's alignment loss at the meta weights.
+    _, inner_aux, _ = learner.losses(dict(learner.net.named_parameters()),
+                                     learner.local(support))
+    assert _encoder_norm(inner_aux, learner) > 1e-6
+    # Level two: the query's alignment loss at the adapted weights, back to the meta weights.
+    fast, _, _ = learner.adapt(learner.local(support), create_graph=second_order)
+    _, outer_aux, _ = learner.losses(fast, learner.local(query))
+    assert _encoder_norm(outer_aux, learner) > 1e-6
+
+
+def test_second_order_differs_from_first_order_in_the_meta_gradient(
+        toy: FeatureSet, macro: FeatureSet) -> None:
+    norms = []
+    for second_order in (False, True):
+        learner = _learner(toy, macro)
+        rng = np.random.default_rng(0)
+        learner.rng = np.random.default_rng(1)
+        support, query = sample_episode(learner.labels, learner.subjects, learner.train, 2, 2,
+                                        rng)
+        fast, _, _ = learner.adapt(learner.local(support), create_graph=second_order)
+        primary, _, _ = learner.losses(fast, learner.local(query))
+        norms.append(_encoder_norm(primary, learner))
+    assert norms[0] != pytest.approx(norms[1], rel=1e-6)
 
 
 def test_episodes_draw_only_the_training_subjects(toy: FeatureSet, macro: FeatureSet,
@@ -76,39 +163,17 @@ def test_episodes_draw_only_the_training_subjects(toy: FeatureSet, macro: Featur
     fold = loso_folds(sorted(set(toy.subjects)), n_val_subjects=1, seed=0)[1]
     result = _run(toy, macro, fold_index=1)
     assert len(drawn) == 2 * FAST["episodes"]
-    subjects = set(toy.subjects[np.concatenate(drawn)])
-    assert subjects <= set(fold.train_subjects)
+    assert set(toy.subjects[np.concatenate(drawn)]) <= set(fold.train_subjects)
     assert set(toy.subjects[result.test_indices]) == {fold.test_subject}
-    assert set(toy.subjects[result.val_indices]) == set(fold.val_subjects)
 
 
-def test_alignment_uses_only_macro_clips_of_the_same_class() -> None:
-    generator = torch.Generator().manual_seed(0)
-    macro_z = torch.randn(9, 5, generator=generator)
-    macro_y = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
-    aligned = torch.randn(4, 5, generator=generator)
-    micro_y = torch.tensor([1, 1, 1, 1])
-    loss = alignment_loss(aligned, micro_y, *class_prototypes(macro_z, macro_y))
-    other = macro_z.clone()
-    other[macro_y != 1] = torch.randn(6, 5, generator=generator)  # other emotions changed
-    assert torch.equal(loss, alignment_loss(aligned, micro_y, *class_prototypes(other, macro_y)))
-    same = macro_z.clone()
-    same[3] += 1.0  # one clip of the same emotion changed
-    assert not torch.equal(loss, alignment_loss(aligned, micro_y, *class_prototypes(same,
-                                                                                     macro_y)))
-    # Aligned exactly onto its prototype: zero loss.
-    prototypes, present = class_prototypes(macro_z, macro_y)
-    assert float(alignment_loss(prototypes[micro_y] * 3.0, micro_y, prototypes, present)) < 1e-6
-
-
-def test_a_class_without_macro_clips_adds_no_alignment_loss() -> None:
-    prototypes, present = class_prototypes(torch.randn(2, 4), torch.tensor([0, 0]))
-    assert present.tolist() == [True, False, False]
-    aligned = torch.randn(2, 4, requires_grad=True)
-    loss = alignment_loss(aligned, torch.tensor([2, 1]), prototypes, present)
-    assert float(loss.detach()) == 0.0
-    loss.backward()
-    assert torch.equal(aligned.grad, torch.zeros(2, 4))
+def test_the_held_out_labels_are_never_used(toy: FeatureSet, macro: FeatureSet) -> None:
+    first = _run(toy, macro)
+    labels = toy.labels.clone()
+    test = toy.subject_indices([first.test_subject])
+    labels[test] = (labels[test] + 1) % 3
+    other = FeatureSet(inputs=toy.inputs, labels=labels, subjects=toy.subjects, clips=toy.clips)
+    assert np.array_equal(_run(other, macro).probs, first.probs)
 
 
 def test_same_seed_gives_the_same_probabilities(toy: FeatureSet, macro: FeatureSet) -> None:
@@ -132,6 +197,15 @@ def test_ablations_and_second_order_run_and_differ_from_full(
     assert np.allclose(variant.probs.sum(axis=1), 1.0, atol=1e-5)
     assert not np.array_equal(variant.probs, full.probs)
     assert {"episode", "train_loss", "aux_loss", "val_accuracy"} <= set(variant.history[-1])
+    assert (variant.history[-1]["aux_loss"] == 0.0) == (options.get("use_aux") is False)
+
+
+def test_trains_another_registered_backbone(toy: FeatureSet, macro: FeatureSet) -> None:
+    hparams = {"input_size": 32, "widths": (4, 4, 8, 8)}
+    result = _run(toy, macro, model="micro_attention", hparams=hparams, episodes=3)
+    state = create_model("micro_attention", **hparams).state_dict()
+    assert set(result.state_dict) == set(state)  # the backbone's weights, no aligner
+    assert np.allclose(result.probs.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_beats_chance_on_a_toy_set(toy: FeatureSet, macro: FeatureSet) -> None:
@@ -144,15 +218,14 @@ def test_beats_chance_on_a_toy_set(toy: FeatureSet, macro: FeatureSet) -> None:
     assert correct / total > 0.6  # chance is 1/3
 
 
-def test_options_are_checked(toy: FeatureSet, macro: FeatureSet) -> None:
+def test_options_and_macro_clips_are_checked(toy: FeatureSet) -> None:
     with pytest.raises(ValueError, match="epochs: Extra inputs are not permitted"):
         resolve_options("meta_auxiliary", {"epochs": 3})
     with pytest.raises(ValueError, match="inner_lr: Input should be greater than 0"):
         resolve_options("meta_auxiliary", {"inner_lr": 0.0})
     with pytest.raises(ValueError, match="macro-expression clips"):
         _run(toy, None)
-    fold = loso_folds(sorted(set(toy.subjects)), n_val_subjects=1, seed=0)[0]
-    with pytest.raises(ValueError, match="auxiliary alignment head"):
-        get_trainer("meta_auxiliary")("ststnet", {}, CONFIG, toy, fold, init_state=None,
-                                      macro=macro, options=resolve_options("meta_auxiliary", FAST),
-                                      progress=False)
+    flow_only = FeatureSet(inputs={"flow": toy.inputs["flow"]}, labels=toy.labels,
+                           subjects=toy.subjects, clips=toy.clips)
+    with pytest.raises(ValueError, match="macro clips lack input 'apex'"):
+        _run(toy, flow_only)
