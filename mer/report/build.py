@@ -25,6 +25,7 @@ from mer.report.compare import (DEFAULT_BASELINE, Comparisons, comparisons_secti
                                 forest_section)
 from mer.report.flowviz import flow_to_rgb, grey_to_rgb, png_bytes, wheel_legend
 from mer.report.html import esc, figure, page, table
+from mer.report.pretraining import pretraining_section
 
 _ALL: Final[str] = "all"
 _MAX_LISTED: Final[int] = 10
@@ -66,6 +67,7 @@ class ReportInputs:
         attention_model: the ``micro_attention`` entry whose maps are shown, or None (no
             section).
         attention_clips: its attention masks of a few clips.
+        pretraining: the pretrain stage's metrics (reports/pretrain/metrics.json), or None.
     """
 
     metrics: Mapping[str, Any]
@@ -81,6 +83,7 @@ class ReportInputs:
     data_docs: str | None = None
     attention_model: str | None = None
     attention_clips: Sequence[AttentionClip] = ()
+    pretraining: Mapping[str, Any] | None = None
 
 
 def choose_clips(flow_table: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -291,6 +294,7 @@ def build_report(inputs: ReportInputs) -> str:
         header,
         forest_section(inputs.metrics, baseline),
         comparisons_section(inputs.comparisons) if inputs.comparisons else "",
+        pretraining_section(inputs.pretraining) if inputs.pretraining else "",
         results_section(inputs.metrics, inputs.lineage),
         figures_section(inputs.figures, sorted(inputs.metrics)),
         flow_section(inputs.flow_clips, inputs.predictions),
