@@ -324,8 +324,9 @@ class MA2MIConfig(Section):
         batch_size: triplets per optimisation step.
         lr: AdamW learning rate (cosine annealed to 0 over the epochs).
         weight_decay: AdamW's decoupled weight decay.
-        samples_per_clip: triplets ``(t-k, t, t+k)`` drawn per clip and epoch.
-        max_step: largest frame step ``k``.
+        samples_per_clip: frame pairs ``(i, j)`` drawn per clip and epoch.
+        max_step: largest span ``|j - i|``, frames (None: the whole clip, onset -> apex).
+        code_dim: length of the action code, the bottleneck between the change and the decoder.
         gradient_weight: weight of the image-gradient L1 term (0 = plain L1).
         hflip: flip half of the triplets left-right.
         seed: seeds the initialisation, the triplets, their order and the flips.
@@ -336,7 +337,8 @@ class MA2MIConfig(Section):
     lr: float = Field(default=2e-3, gt=0)
     weight_decay: float = Field(default=1e-4, ge=0)
     samples_per_clip: int = Field(default=8, ge=1)
-    max_step: int = Field(default=3, ge=1)
+    max_step: int | None = Field(default=None, ge=1)
+    code_dim: int = Field(default=16, ge=1)
     gradient_weight: float = Field(default=0.5, ge=0)
     hflip: bool = True
     seed: int = 0
@@ -348,6 +350,7 @@ class MA2MIParams(MA2MIConfig):
     model: Literal["miacnet"] = "miacnet"  # the registered model whose encoders are pretrained
     hparams: dict[str, Any] = Field(default_factory=dict)  # = the finetuned entry's hparams
     on_overlap: Literal["exclude", "accept"] = "exclude"  # macro subjects also in micro corpus
+    held_out: float = Field(default=0.2, gt=0, lt=1)  # share of macro subjects kept to measure
 
     def config(self) -> MA2MIConfig:
         """MA2MI's settings alone."""

@@ -10,13 +10,16 @@ this layout is ours (see ``docs/ma2mi.md``):
 - Position branch: a :class:`ConvEncoder` on the grey onset frame ``(B, 1, s, s)`` (the face at
   rest: appearance and the layout of eyes, brows, mouth), ``s = input_size``.
 - Action branch: a :class:`ConvEncoder` of the same class on the grey difference ``apex - onset``
-  ``(B, 1, s, s)`` (the motion), into whose stem the optical flow onset -> apex (u, v, strain) is
-  injected by a stride-2 3 x 3 convolution whose output batch norm starts at zero (so a pretrained
-  action encoder starts exactly as it was pretrained and finetuning learns to use the flow).
+  ``(B, 1, s, s)`` (the motion).
+- Flow branch (``use_flow``): a third :class:`ConvEncoder` on the optical flow onset -> apex
+  ``(B, 3, s, s)`` (u, v, strain), its map concatenated to the action map, so the flow is used
+  from the first step of every variant alike and a pretrained action encoder starts exactly as it
+  was pretrained (MA2MI has no flow).
 - Fusion (:class:`PositionGate`): a spatial mask ``M`` in ``(0, 1)`` computed from the position
-  map re-weights the action map, ``A' = (1 + M) * A`` (residual attention, so a poor mask cannot
-  erase the action); the embedding is ``[avgpool(A'), avgpool(P)]`` (or ``avgpool(A')`` alone with
-  ``position_in_embedding=False``), then dropout and a linear classifier.
+  map re-weights the action (and flow) map, ``A' = (1 + M) * A`` (residual attention, so a poor
+  mask cannot erase the action); the embedding is ``[avgpool(A'), avgpool(P)]`` (or
+  ``avgpool(A')`` alone with ``position_in_embedding=False``), then dropout and a linear
+  classifier.
 
 Each encoder normalises its own input with a batch norm (no affine), so the pixel difference of a
 micro-expression (a few grey levels) and of a macro-expression (tens of levels) both reach the
@@ -110,13 +113,14 @@ class MIACNet(MerModel):
         input_size: side the inputs are resized to, in pixels (>= 16, a multiple of
             ``2 ** len(widths)``).
         widths: channels of the stem and blocks of each encoder (both branches alike).
-        use_flow: inject the optical flow into the action branch (False: frames only).
+        use_flow: encode the optical flow in a third branch beside the action (False: frames
+            only).
         position_in_embedding: concatenate the pooled position map to the pooled gated action map.
         dropout: dropout probability before the classifier.
 
     Inputs: ``"onset"``, ``"apex"`` ``(B, 1, H, W)`` grey in [0, 1] and ``"flow"`` ``(B, 3, H, W)``
-    (u, v, strain), any H = W. Embedding: ``(B, 2 * widths[-1])`` (``(B, widths[-1])`` without
-    the position). About 46 k parameters with the defaults.
+    (u, v, strain), any H = W. Embedding: ``(B, 3 * widths[-1])`` (one ``widths[-1]`` less
+    without the flow, one less without the position). About 65 k parameters with the defaults.
     """
 
     input_keys = ("onset", "apex", "flow")
@@ -144,41 +148,44 @@ class MIACNet(MerModel):
         self.position = ConvEncoder(INPUT_CHANNELS["onset"], widths)
         self.action = ConvEncoder(INPUT_CHANNELS["apex"], widths)
         self.gate = PositionGate(widths[-1])
-        self.flow_stem: nn.Sequential | None = None
-        if use_flow:
-            self.flow_stem = nn.Sequential(
-                nn.Conv2d(INPUT_CHANNELS["flow"], widths[0], 3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(widths[0]),
-            )
-        embed_dim = widths[-1] * (2 if position_in_embedding else 1)
+        self.flow: ConvEncoder | None = (ConvEncoder(INPUT_CHANNELS["flow"], widths)
+                                         if use_flow else None)
+        action_dim = widths[-1] * (2 if use_flow else 1)
+        embed_dim = action_dim + (widths[-1] if position_in_embedding else 0)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, NUM_CLASSES))
-        self._zero_flow_gain()
-
-    def _zero_flow_gain(self) -> None:
-        if self.flow_stem is not None:
-            nn.init.zeros_(self.flow_stem[1].weight)
-
-    def reset_parameters(self) -> None:
-        """Re-initialise every weight; the flow injection's batch-norm gain starts at zero."""
-        super().reset_parameters()
-        self._zero_flow_gain()
 
     def maps(self, inputs: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-        """Return the position map, the gated action map and the gate mask.
+        """Return the position map, the gated action (and flow) map and the gate mask.
 
         Args:
             inputs: standardised ``key -> (B, C, input_size, input_size)``.
 
         Returns:
-            ``P`` and ``A'`` ``(B, widths[-1], h, h)`` and ``M`` ``(B, 1, h, h)``, ``h =
-            input_size / 2 ** len(widths)``.
+            ``P`` ``(B, widths[-1], h, h)``, ``A'`` ``(B, widths[-1] * (2 if use_flow else 1),
+            h, h)`` (action channels first) and ``M`` ``(B, 1, h, h)``, ``h = input_size / 2 **
+            len(widths)``.
         """
         onset, apex = inputs["onset"], inputs["apex"]
-        extra = self.flow_stem(inputs["flow"]) if self.flow_stem is not None else None
         position = self.position(onset)
-        action = self.action(apex - onset, extra)
+        action = self.action(apex - onset)
+        if self.flow is not None:
+            action = torch.cat([action, self.flow(inputs["flow"])], dim=1)
         gated, mask = self.gate(position, action)
         return position, gated, mask
+
+    def encoder_features(self, inputs: dict[str, Tensor]) -> Tensor:
+        """The pooled features of the parts MA2MI pretrains (position, action, gate; no flow).
+
+        Args:
+            inputs: standardised ``key -> (B, C, input_size, input_size)``.
+
+        Returns:
+            ``(B, 2 * widths[-1])``: ``[avgpool((1 + M) * A), avgpool(P)]``.
+        """
+        onset = inputs["onset"]
+        position = self.position(onset)
+        gated, _ = self.gate(position, self.action(inputs["apex"] - onset))
+        return torch.cat([gated.mean(dim=(2, 3)), position.mean(dim=(2, 3))], dim=1)
 
     def embed(self, inputs: dict[str, Tensor]) -> Tensor:
         """Map standardised inputs to the fused ``(B, D)`` embedding."""

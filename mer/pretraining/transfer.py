@@ -44,11 +44,18 @@ def complete_state(model: MerModel, partial: Mapping[str, Tensor], *, seed: int,
             f"{source} does not fit {type(model).__name__} (pretrain with the same model "
             f"hyper-parameters): {len(partial)} keys, unexpected keys {unexpected[:5]}, shape "
             f"mismatches {shapes[:5]}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model.cpu().reset_parameters()
-    state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
+    state = initial_state(model, seed)
     for key, value in partial.items():
         state[key] = value.detach().cpu().clone().to(state[key].dtype)
     return state
 
+
+
+def initial_state(model: MerModel, seed: int) -> dict[str, Tensor]:
+    """The state ``fit`` starts ``model`` from with ``seed`` (``torch.manual_seed(seed)``, then
+    ``model.reset_parameters()``; the weights are re-initialised in place, the global RNG is left
+    as it was): CPU clones of every key, e.g. the random-init reference of a pretrained state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model.cpu().reset_parameters()
+    return {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}

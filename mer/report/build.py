@@ -25,6 +25,7 @@ from mer.report.compare import (DEFAULT_BASELINE, Comparisons, comparisons_secti
                                 forest_section)
 from mer.report.flowviz import flow_to_rgb, grey_to_rgb, png_bytes, wheel_legend
 from mer.report.html import esc, figure, page, table
+from mer.report.pretraining import pretraining_section
 
 _ALL: Final[str] = "all"
 _MAX_LISTED: Final[int] = 10
@@ -65,6 +66,7 @@ class ReportInputs:
             page, or None; gate report ``macro/flow.json`` links ``<data_docs>/macro/flow/``.
         attention: per model entry whose network exposes attention, ``(entry, its attention
             masks of a few clips)``; empty: no section.
+        pretraining: the pretrain stage's metrics (reports/pretrain/metrics.json), or None.
     """
 
     metrics: Mapping[str, Any]
@@ -79,6 +81,7 @@ class ReportInputs:
     comparisons: Comparisons | None = None
     data_docs: str | None = None
     attention: Sequence[tuple[str, Sequence[AttentionClip]]] = ()
+    pretraining: Mapping[str, Any] | None = None
 
 
 def choose_clips(flow_table: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -279,6 +282,7 @@ def build_report(inputs: ReportInputs) -> str:
     header = (f"<h1>{esc(inputs.title)}</h1>"
               "<p class=\"muted\">Sections: <a href=\"#overview\">overview</a>, "
               + ("<a href=\"#comparisons\">comparisons</a>, " if inputs.comparisons else "")
+              + ("<a href=\"#pretraining\">pretraining</a>, " if inputs.pretraining else "")
               + "<a href=\"#results\">results</a>, "
               "<a href=\"#figures\">figures</a>, <a href=\"#flow\">flow</a>, "
               + ("<a href=\"#attention\">attention</a>, " if inputs.attention else "")
@@ -289,6 +293,7 @@ def build_report(inputs: ReportInputs) -> str:
         header,
         forest_section(inputs.metrics, baseline),
         comparisons_section(inputs.comparisons) if inputs.comparisons else "",
+        pretraining_section(inputs.pretraining) if inputs.pretraining else "",
         results_section(inputs.metrics, inputs.lineage),
         figures_section(inputs.figures, sorted(inputs.metrics)),
         flow_section(inputs.flow_clips, inputs.predictions),

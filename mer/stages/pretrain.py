@@ -2,18 +2,27 @@
 
 ``mer pretrain --faces data/interim/macro/faces.parquet --faces-dir data/interim/macro/faces
 --micro-clips data/interim/micro/clips.parquet [--macro-identities CSV --micro-identities CSV]
---out models/pretrain/ma2mi.pt --config-out models/pretrain/config.yaml --params params.yaml``
+--micro-flow data/processed/micro/flow.parquet --micro-flow-dir data/processed/micro/flow
+--out models/pretrain/ma2mi.pt --config-out models/pretrain/config.yaml
+--metrics reports/pretrain/metrics.json --params params.yaml``
 
 Writes a full MIACNet state dict (``torch.load(..., weights_only=True)``; the encoders and gate
 pretrained, the other weights initialised as ``fit`` initialises them with ``pretrain.seed``), to
 pass to ``mer train --pretrained`` for a model entry with ``pretrain.kind: checkpoint``, and
 beside it the merged configuration: params, the subject-overlap check, clip counts, the history.
+
+The evidence that pretraining learnt something goes to ``--metrics``: the reconstruction error
+on the held-out macro subjects (``pretrain.held_out`` of them, never trained on) against the
+copy baseline, and the linear probe (``mer.pretraining.probe``: frozen encoder features ->
+logistic regression, LOSO on the labelled micro clips) of the MA2MI state against the random
+initialisation it started from, with the paired bootstrap over subjects (``evaluate`` params).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -27,19 +36,26 @@ import torch
 import yaml
 from torch import Tensor
 
-from mer.config import MA2MIParams, load_params
+from mer.config import MA2MIParams, Params, load_params
 from mer.data.atomic import atomic_path, write_text
-from mer.evaluation.folds import subject_keys
+from mer.evaluation.folds import loso_folds, subject_keys
+from mer.evaluation.paired import paired_difference, runs_of
 from mer.flow.features import to_grey
 from mer.models import create_model
-from mer.models.miacnet import PRETRAINED_PREFIXES
+from mer.models.miacnet import PRETRAINED_PREFIXES, MIACNet
 from mer.pretraining import (
+    MA2MIResult,
     complete_state,
     find_overlap,
+    held_out_error,
+    held_out_subjects,
+    initial_state,
+    linear_probe,
     prepare_clips,
     pretrain,
     resolve_overlap,
 )
+from mer.stages.train import load_features
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +116,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "identity; without: by subject id)")
     parser.add_argument("--micro-identities", type=Path,
                         help="micro [dataset,]subject,identity CSV")
+    parser.add_argument("--micro-flow", type=Path, required=True,
+                        help="micro flow table (Parquet): the labelled clips of the linear probe")
+    parser.add_argument("--micro-flow-dir", type=Path, required=True, help="micro flow arrays")
     parser.add_argument("--out", type=Path, required=True, help="state dict (torch.save)")
+    parser.add_argument("--metrics", type=Path, required=True,
+                        help="held-out reconstruction and linear probe (JSON)")
     parser.add_argument("--config-out", type=Path, required=True, help="merged config (YAML)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -124,22 +145,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     if overlap:
         logger.warning("%d macro subject(s) are also micro subjects (%s): %s", len(overlap),
                        params.on_overlap, [o.macro_subject for o in overlap])
-    frames = [f for f, keep in zip(macro.frames, decision.keep, strict=True) if keep]
+    kept = np.flatnonzero(decision.keep)
+    held = held_out_subjects([macro.subjects[i] for i in kept], params.held_out, params.seed)
+    train_frames = [macro.frames[i] for i, h in zip(kept, held, strict=True) if not h]
     start = time.perf_counter()
-    result = pretrain(frames, model, params.config(), progress=not args.no_progress)
+    result = pretrain(train_frames, model, params.config(), progress=not args.no_progress)
     seconds = time.perf_counter() - start
+    held_out = held_out_error(result.net, [macro.frames[i] for i in kept[held]], params.config(),
+                              seed=params.seed)
     state = complete_state(model, result.state_dict, seed=params.seed, source="MA2MI encoders")
     with atomic_path(args.out) as tmp:
         torch.save(state, tmp)
+    held_subjects = sorted({macro.subjects[i] for i in kept[held]})
     write_text(args.config_out, yaml.safe_dump(_merged(args, params, macro, decision.record,
-                                                       result, seconds), sort_keys=True))
-    logger.info("MA2MI: %d clips, %d epochs in %.1f s; wrote %s", result.n_clips,
-                params.epochs, seconds, args.out)
+                                                       result, seconds, held_subjects),
+                                               sort_keys=True))
+    logger.info("MA2MI: %d clips, %d epochs in %.1f s (%.1f clips/s); held-out error / copy "
+                "%.3f; wrote %s", result.n_clips, params.epochs, seconds,
+                result.n_clips * params.epochs / max(seconds, 1e-9), held_out["ratio"], args.out)
+    metrics = {"reconstruction": {"held_out": {**held_out, "subjects": len(held_subjects),
+                                               "clips": int(held.sum())},
+                                  "train_last_epoch": result.history[-1]},
+               "probe": _probe(loaded, model, state, args),
+               "pretrain_seconds": round(seconds, 2),
+               "clips_per_second": round(result.n_clips * params.epochs / max(seconds, 1e-9), 2)}
+    write_text(args.metrics, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return 0
 
 
+def _probe(params: Params, model: MIACNet, state: dict[str, Tensor],
+           args: argparse.Namespace) -> dict[str, Any]:
+    """Linear probe of the MA2MI state against the random initialisation it started from."""
+    data = load_features(args.micro_flow, args.micro_flow_dir)
+    folds = loso_folds(list(data.subjects), n_val_subjects=0, seed=params.train.seeds[0])
+    states = {"ma2mi": state, "random_init": initial_state(model, params.pretrain.seed)}
+    predictions = linear_probe(model, states, data, folds)
+    runs = {name: runs_of(predictions[predictions["entry"] == name]) for name in states}
+    difference = paired_difference(runs["ma2mi"], runs["random_init"],
+                                   n_resamples=params.evaluate.n_resamples,
+                                   seed=params.evaluate.seed)
+    logger.info("linear probe UF1: MA2MI %.3f, random init %.3f, difference %.3f %s",
+                difference["uf1"]["a"], difference["uf1"]["b"], difference["uf1"]["diff"],
+                difference["uf1"]["ci95"])
+    return {"clips": len(data), "subjects": len(folds), "difference": difference,
+            "uf1": {"ma2mi": difference["uf1"]["a"], "random_init": difference["uf1"]["b"]},
+            "uar": {"ma2mi": difference["uar"]["a"], "random_init": difference["uar"]["b"]}}
+
+
 def _merged(args: argparse.Namespace, params: MA2MIParams, macro: MacroClips,
-            overlap: Mapping[str, Any], result: Any, seconds: float) -> dict[str, Any]:
+            overlap: Mapping[str, Any], result: MA2MIResult, seconds: float,
+            held_subjects: Sequence[str]) -> dict[str, Any]:
     """The configuration written beside the state."""
     return {
         "stage": "pretrain",
@@ -152,9 +207,11 @@ def _merged(args: argparse.Namespace, params: MA2MIParams, macro: MacroClips,
         "inputs": {"faces": str(args.faces), "faces_dir": str(args.faces_dir),
                    "micro_clips": str(args.micro_clips),
                    "macro_identities": str(args.macro_identities or ""),
-                   "micro_identities": str(args.micro_identities or "")},
+                   "micro_identities": str(args.micro_identities or ""),
+                   "micro_flow": str(args.micro_flow), "micro_flow_dir": str(args.micro_flow_dir)},
         "clips": {"aligned": len(macro.clips), "not_aligned_skipped": macro.skipped,
-                  "used": result.n_clips, "triplets": result.n_triplets},
+                  "used": result.n_clips, "pairs": result.n_pairs,
+                  "held_out_subjects": list(held_subjects)},
         "overlap": dict(overlap),
         "history": result.history,
         "lineage": {"torch": str(torch.__version__), "torch_threads": torch.get_num_threads(),

@@ -187,6 +187,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-docs", type=Path, default=None,
                         help="the gates' Data Docs folder (mer validate --data-docs DIR/<gate>), "
                              "linked from each gate's row")
+    parser.add_argument("--pretrain-metrics", type=Path, default=None,
+                        help="the pretrain stage's metrics JSON (section shown if given)")
     parser.add_argument("--clips", type=int, default=3, help="clips whose flow is pictured")
     parser.add_argument("--attention-models-dir", type=Path, default=None,
                         help="trained entries (models/<set>); the maps of each whose network "
@@ -232,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_docs=(Path(os.path.relpath(args.data_docs, args.out.parent)).as_posix()
                    if args.data_docs else None),
         attention=attention,
+        pretraining=read_json(args.pretrain_metrics) if args.pretrain_metrics else None,
         sources={"metrics": args.metrics.as_posix(), "predictions": args.predictions.as_posix(),
                  "quality gates": args.quality.as_posix(), "flow": args.flow_table.as_posix()},
     )

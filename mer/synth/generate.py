@@ -54,7 +54,7 @@ class SynthConfig:
     casme2_subjects: int = 6
     samm_subjects: int = 5
     smic_subjects: int = 5
-    macro_subjects: int = 8
+    macro_subjects: int = 30
     casme2_clips: int = 46
     casme2_others: int = 12
     samm_clips: int = 45
@@ -62,7 +62,7 @@ class SynthConfig:
     smic_clips: int = 45
     micro_max_frames: int = 40
     smic_max_frames: int = 20
-    macro_sequences: int = 7
+    macro_sequences: int = 8
     macro_frames: tuple[int, int] = (10, 20)
     micro_amplitude_px: tuple[float, float] = (0.3, 2.0)
     macro_amplitude_px: tuple[float, float] = (4.0, 8.0)

@@ -80,7 +80,7 @@ def encode_image(frame: np.ndarray, fmt: str) -> bytes:
     elif fmt == "bmp":
         image.save(buffer, "BMP")
     elif fmt == "png":
-        image.save(buffer, "PNG", compress_level=3)
+        image.save(buffer, "PNG", compress_level=1)
     else:
         raise ValueError(f"unknown image format {fmt!r}")
     return buffer.getvalue()

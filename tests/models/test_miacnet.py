@@ -1,4 +1,4 @@
-"""MIACNet: shapes, size, registry, features, the position gate and the flow injection."""
+"""MIACNet: shapes, size, registry, features, the position gate and the flow branch."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def test_registered_with_its_defaults() -> None:
 
 
 @pytest.mark.parametrize(("hparams", "embed_dim"), [
-    ({}, 64),
-    ({"position_in_embedding": False}, 32),
-    ({"input_size": 32, "widths": (4, 8)}, 16),
+    ({}, 96),
+    ({"position_in_embedding": False}, 64),
+    ({"input_size": 32, "widths": (4, 8)}, 24),
     ({"use_flow": False}, 64),
 ])
 @pytest.mark.parametrize("size", [32, 128])
@@ -40,19 +40,23 @@ def test_param_budget_and_branches_are_twins(n_params) -> None:
     assert n_params(model.position) == n_params(model.action)
     assert type(model.position) is type(model.action)
     pretrainable = [k for k in model.state_dict() if k.startswith(PRETRAINED_PREFIXES)]
-    assert pretrainable and all(not k.startswith(("norm.", "classifier.", "flow_stem."))
+    assert pretrainable and all(not k.startswith(("norm.", "classifier.", "flow."))
                                 for k in pretrainable)
 
 
-def test_flow_injection_starts_silent_but_is_trainable(model_inputs) -> None:
+def test_flow_is_used_from_the_first_step_and_apart_from_the_pretrained_parts(
+        model_inputs) -> None:
     torch.manual_seed(0)
     model = create_model("miacnet").eval()
     model.reset_parameters()
     inputs = model_inputs(2, 64)
     other = {**inputs, "flow": inputs["flow"] * 10}
-    assert torch.equal(model.features(inputs), model.features(other))
-    model.flow_stem[1].weight.data.fill_(1.0)
     assert not torch.allclose(model.features(inputs), model.features(other))
+    normed, normed_other = model.norm(inputs), model.norm(other)
+    assert torch.equal(model.encoder_features(normed), model.encoder_features(normed_other))
+    logits = model(inputs)
+    logits.sum().backward()
+    assert model.flow.stem[0].weight.grad.abs().sum() > 0
 
 
 def test_features_depend_on_the_motion(model_inputs) -> None:

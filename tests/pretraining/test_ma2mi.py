@@ -1,4 +1,5 @@
-"""MA2MI: it learns on a toy sequence, it is deterministic, and its state loads into MIACNet."""
+"""MA2MI: it learns on a toy sequence (also on clips it never saw), it is deterministic, its code
+is a bottleneck, and its state loads into MIACNet."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import torch
 from mer.models import create_model
 from mer.models.miacnet import PRETRAINED_PREFIXES
 from mer.pretraining import MA2MIConfig, complete_state, prepare_clips, pretrain
-from mer.pretraining.ma2mi import MA2MINet, reconstruction_loss, sample_triplets
+from mer.pretraining.ma2mi import (
+    MA2MINet,
+    held_out_error,
+    held_out_subjects,
+    reconstruction_loss,
+    sample_pairs,
+    warp,
+)
 from mer.training import FeatureSet, TrainConfig, fit
 
 SMALL = {"input_size": 32, "widths": (8, 16)}
@@ -19,14 +27,20 @@ def _frames(toy_clips: list[np.ndarray]) -> list[torch.Tensor]:
     return prepare_clips(toy_clips, 32)
 
 
-def test_reconstruction_loss_falls_below_copying(toy_clips: list[np.ndarray]) -> None:
-    config = MA2MIConfig(epochs=25, batch_size=16, lr=1e-2, samples_per_clip=8, max_step=2,
-                         hflip=False, seed=0)
+def test_reconstruction_falls_below_copying_also_on_unseen_clips(
+        toy_clips: list[np.ndarray], blob_clip) -> None:
+    config = MA2MIConfig(epochs=25, batch_size=16, lr=1e-2, samples_per_clip=8, hflip=False,
+                         seed=0)
     result = pretrain(_frames(toy_clips), create_model("miacnet", **SMALL), config)
     first, last = result.history[0], result.history[-1]
     assert [h["epoch"] for h in result.history] == list(range(1, 26))
     assert last["loss"] < 0.6 * first["loss"]
-    assert last["l1"] < 0.8 * last["copy_l1"]  # predicts motion, not just "nothing moves"
+    assert last["l1"] < 0.85 * last["copy_l1"]  # predicts motion, not just "nothing moves"
+    unseen = prepare_clips([blob_clip(seed=s) for s in (20, 21)], 32)
+    measured = held_out_error(result.net, unseen, config, seed=0)
+    assert measured["n_pairs"] == 16
+    assert measured["ratio"] == pytest.approx(measured["l1"] / measured["copy_l1"])
+    assert measured["ratio"] < 0.9
 
 
 def test_same_seed_gives_the_same_state_bytes(toy_clips: list[np.ndarray]) -> None:
@@ -81,28 +95,53 @@ def test_partial_state_of_other_hparams_is_refused(toy_clips: list[np.ndarray]) 
         complete_state(create_model("miacnet", **SMALL), {"nope.weight": torch.zeros(1)}, seed=0)
 
 
-def test_triplets_stay_inside_each_clip() -> None:
-    rows = sample_triplets([3, 5, 40], samples_per_clip=50, max_step=4,
-                           rng=np.random.default_rng(0))
-    lengths = np.array([3, 5, 40])[rows[:, 0]]
-    k = rows[:, 2] - rows[:, 1]
-    assert (rows[:, 1] >= 0).all() and (rows[:, 3] < lengths).all()
-    assert (rows[:, 3] - rows[:, 2] == k).all() and (k >= 1).all() and (k <= 4).all()
-    assert (k[rows[:, 0] == 0] == 1).all() and k[rows[:, 0] == 2].max() == 4
+def test_pairs_stay_inside_each_clip_and_go_both_ways() -> None:
+    rows = sample_pairs([2, 5, 40], samples_per_clip=200, max_step=None,
+                        rng=np.random.default_rng(0))
+    lengths = np.array([2, 5, 40])[rows[:, 0]]
+    span = np.abs(rows[:, 2] - rows[:, 1])
+    assert (rows[:, 1:] >= 0).all() and (rows[:, 1:] < lengths[:, None]).all()
+    assert (span >= 1).all() and (span <= lengths - 1).all()
+    assert span[rows[:, 0] == 2].max() == 39  # up to the whole onset -> apex span
+    assert 0.35 < float(np.mean(rows[:, 2] < rows[:, 1])) < 0.65  # backwards: apex -> rest
+    capped = sample_pairs([40], 200, max_step=3, rng=np.random.default_rng(0))
+    assert np.abs(capped[:, 2] - capped[:, 1]).max() == 3
 
 
-def test_decoder_starts_from_nothing_moves() -> None:
+def test_decoder_starts_from_nothing_moves_and_code_is_a_bottleneck() -> None:
     torch.manual_seed(0)
-    net = MA2MINet((8, 16)).eval()
+    net = MA2MINet((8, 16), code_dim=5).eval()
     net.reset_parameters()
-    before, now = torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32)
-    assert torch.equal(net(before, now), now)
+    now, future = torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32)
+    assert torch.allclose(net(now, future), now, atol=1e-5)
     assert float(reconstruction_loss(now, now, 0.5)) == 0.0
+    position, code = net.encode(now, future)
+    assert code.shape == (2, 5) and position.shape == (2, 16, 8, 8)
+
+
+def test_warp_moves_by_the_displacement() -> None:
+    frame = torch.zeros(1, 1, 8, 8)
+    frame[..., 3, 3] = 1.0
+    moved = warp(frame, torch.tensor([1.0, 0.0]).view(1, 2, 1, 1).expand(1, 2, 8, 8))
+    assert float(moved[0, 0, 3, 2]) == pytest.approx(1.0)  # sampled from one pixel right
+    assert torch.allclose(warp(frame, torch.zeros(1, 2, 8, 8)), frame, atol=1e-6)
+
+
+def test_held_out_subjects_are_whole_subjects_and_leave_some_to_train() -> None:
+    subjects = ["ck/S1"] * 3 + ["ck/S2"] * 2 + ["ck/S3"] * 4 + ["ck/S4"]
+    held = held_out_subjects(subjects, 0.25, seed=0)
+    assert held.dtype == bool and held.any() and not held.all()
+    for subject in set(subjects):
+        mask = np.asarray(subjects) == subject
+        assert held[mask].all() or not held[mask].any()
+    assert not held_out_subjects(["a", "b"], 0.9, seed=0).all()
+    with pytest.raises(ValueError, match="at least 2"):
+        held_out_subjects(["a", "a"], 0.2, seed=0)
 
 
 def test_bad_clips_are_named() -> None:
     with pytest.raises(ValueError, match="ck/S1/c2: MA2MI needs"):
-        prepare_clips([np.zeros((4, 8, 8), np.uint8), np.zeros((2, 8, 8), np.uint8)], 32,
+        prepare_clips([np.zeros((4, 8, 8), np.uint8), np.zeros((1, 8, 8), np.uint8)], 32,
                       names=["ck/S1/c1", "ck/S1/c2"])
     with pytest.raises(ValueError, match="no macro-expression clip"):
         pretrain([], create_model("miacnet", **SMALL), MA2MIConfig())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,13 +25,34 @@ PARAMS = {
 }
 
 
+LABELS = ("negative", "positive", "surprise")
+
+
+def _micro_flow(root: Path) -> None:
+    """Nine labelled micro clips of three subjects (and one unlabelled) in the flow stage's form."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(10):
+        path = f"casme2/s{i % 3}/c{i}.npz"
+        (root / "flow" / path).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(root / "flow" / path, **{k: rng.normal(size=(16, 16)).astype(np.float32)
+                                          for k in ("u", "v", "strain")},
+                 onset=rng.integers(0, 255, (16, 16), dtype=np.uint8),
+                 apex=rng.integers(0, 255, (16, 16), dtype=np.uint8))
+        rows.append({"dataset": "casme2", "subject": f"s{i % 3}", "clip": f"c{i}", "path": path,
+                     "label": LABELS[i % 3] if i < 9 else None})
+    pq.write_table(pa.Table.from_pylist(rows), root / "flow.parquet")
+
+
 @pytest.fixture()
 def corpus(tmp_path: Path, blob_clip: Callable[..., np.ndarray]) -> dict[str, Path]:
-    """Three aligned macro clips of S1, S2 (who is also micro subject s9) and a failed clip."""
+    """Five aligned macro clips of S1, S2 (who is also micro subject s9), S4, S5, a failed clip,
+    and the micro flow table."""
     faces_dir = tmp_path / "faces"
     rows = []
     for i, (subject, status) in enumerate([("S1", "aligned"), ("S1", "aligned"),
-                                           ("S2", "aligned"), ("S3", "no_face")]):
+                                           ("S2", "aligned"), ("S3", "no_face"),
+                                           ("S4", "aligned"), ("S5", "aligned")]):
         path = f"ck/{subject}/{subject}_{i}.npz"
         grey = blob_clip(n_frames=6, size=40, seed=i)
         (faces_dir / path).parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +64,8 @@ def corpus(tmp_path: Path, blob_clip: Callable[..., np.ndarray]) -> dict[str, Pa
     pq.write_table(pa.Table.from_pylist([{"dataset": "casme2", "subject": "s9"},
                                          {"dataset": "samm", "subject": "s8"}]),
                    tmp_path / "micro.parquet")
-    (tmp_path / "macro_ids.csv").write_text("subject,identity\nS1,a\nS2,b\nS3,c\n")
+    (tmp_path / "macro_ids.csv").write_text("subject,identity\nS1,a\nS2,b\nS3,c\nS4,d\nS5,e\n")
+    _micro_flow(tmp_path)
     (tmp_path / "micro_ids.csv").write_text("dataset,subject,identity\ncasme2,s9,b\nsamm,s8,z\n")
     return {"root": tmp_path, "faces": tmp_path / "faces.parquet", "faces_dir": faces_dir,
             "micro": tmp_path / "micro.parquet", "macro_ids": tmp_path / "macro_ids.csv",
@@ -56,6 +79,8 @@ def _run(corpus: dict[str, Path], params: dict, *extra: str) -> tuple[Path, Path
     out, config = root / "out" / "ma2mi.pt", root / "out" / "config.yaml"
     code = main(["--faces", str(corpus["faces"]), "--faces-dir", str(corpus["faces_dir"]),
                  "--micro-clips", str(corpus["micro"]), "--out", str(out),
+                 "--micro-flow", str(root / "flow.parquet"), "--micro-flow-dir", str(root / "flow"),
+                 "--metrics", str(root / "reports" / "metrics.json"),
                  "--config-out", str(config), "--params", str(root / "params.yaml"),
                  "--no-progress", *extra])
     assert code == 0
@@ -69,8 +94,20 @@ def test_writes_a_loadable_state_beside_its_config(corpus: dict[str, Path]) -> N
     model = create_model("miacnet", input_size=32, widths=(8, 16))
     load_state(model, state)  # strict: a full MIACNet state
     config = yaml.safe_load(config_path.read_text())
-    assert config["clips"] == {"aligned": 3, "not_aligned_skipped": 1, "used": 2,
-                               "triplets": 2 * 2 * 2}
+    clips = config["clips"]
+    assert (clips["aligned"], clips["not_aligned_skipped"]) == (5, 1)
+    assert len(clips["held_out_subjects"]) == 1 and "ck/S2" not in clips["held_out_subjects"]
+    held = 2 if clips["held_out_subjects"] == ["ck/S1"] else 1
+    assert clips["used"] == 4 - held and clips["pairs"] == clips["used"] * 2 * 2
+    metrics = json.loads((out.parent.parent / "reports" / "metrics.json").read_text())
+    reconstruction = metrics["reconstruction"]["held_out"]
+    assert reconstruction["clips"] == held and reconstruction["n_pairs"] == held * 2
+    assert reconstruction["ratio"] == pytest.approx(reconstruction["l1"] / reconstruction["copy_l1"])
+    probe = metrics["probe"]
+    assert (probe["clips"], probe["subjects"]) == (9, 3)
+    assert set(probe["uf1"]) == {"ma2mi", "random_init"}
+    low, high = probe["difference"]["uf1"]["ci95"]
+    assert low <= probe["difference"]["uf1"]["diff"] <= high
     assert config["overlap"]["policy"] == "exclude"
     assert config["overlap"]["matched_by"] == "identity"
     assert config["overlap"]["subjects"] == [
@@ -84,7 +121,8 @@ def test_accept_keeps_and_records_the_overlap(corpus: dict[str, Path]) -> None:
     _, config_path = _run(corpus, params, "--macro-identities", str(corpus["macro_ids"]),
                           "--micro-identities", str(corpus["micro_ids"]))
     config = yaml.safe_load(config_path.read_text())
-    assert config["clips"]["used"] == 3
+    assert config["clips"]["used"] + (2 if config["clips"]["held_out_subjects"] == ["ck/S1"]
+                                      else 1) == 5
     assert config["overlap"]["policy"] == "accept"
     assert config["overlap"]["clips_overlapping"] == 1
 
