@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from PIL import ImageFile
 import pytest
 
 from mer.synth import SynthConfig
@@ -71,9 +72,11 @@ def test_intensity_curve_shape() -> None:
 
 
 def test_subjects_are_distinct_faces_detectable_in_onset_frames(default_plan) -> None:  # type: ignore[no-untyped-def]
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import face_recognition
+        import face_recognition  # sets Pillow's process-wide LOAD_TRUNCATED_IMAGES to True
+    ImageFile.LOAD_TRUNCATED_IMAGES = truncated  # later tests read truncated frames as errors
     config, plans, subjects = default_plan
     assert len(subjects) >= 16
     encodings = {}
