@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from mer.flow.features import to_grey
 from mer.flow.params import TVL1Params
 from mer.flow.tvl1 import tvl1_flow
 
-__all__ = ["sample_indices", "sequence_flow"]
+__all__ = ["sample_indices", "sequence_crops", "sequence_flow", "sequence_flows",
+           "sequence_positions"]
 
 
 def sample_indices(n_frames: int, k: int) -> list[int]:
@@ -89,3 +94,51 @@ def _check_indices(order: list[int], n_frames: int) -> None:
         raise ValueError(f"sequence_flow: indices must be strictly increasing, got {order}")
     if order[0] < 0 or order[-1] >= n_frames:
         raise ValueError(f"sequence_flow: indices {order[0]}..{order[-1]} outside the clip's {n_frames} frames")
+
+
+def sequence_positions(onset: int, offset: int, k: int) -> list[int]:
+    """``k`` frame indices evenly spaced from ``onset`` to ``offset``, both included.
+
+    ``round(onset + j * (offset - onset) / (k - 1))``, j = 0..k-1: non-decreasing, with repeats
+    when the clip has fewer than ``k`` frames from onset to offset (so every clip has K samples).
+    """
+    return [int(i) for i in np.rint(np.linspace(onset, offset, k))]
+
+
+def sequence_crops(frames: np.ndarray, positions: Sequence[int], size: int) -> np.ndarray:
+    """The frames at ``positions`` of an aligned clip ``(T, H, W, 3)`` uint8, resized to
+    ``(K, size, size, 3)`` uint8 (bilinear, antialiased, rounded)."""
+    rgb = torch.from_numpy(np.ascontiguousarray(frames[list(positions)])).permute(0, 3, 1, 2)
+    small = F.interpolate(rgb.float(), size=(size, size), mode="bilinear", antialias=True,
+                          align_corners=False)
+    return small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def sequence_flows(crops: Sequence[np.ndarray], positions: Sequence[Sequence[int]],
+                   solver: TVL1Params, batch_size: int) -> list[np.ndarray]:
+    """TV-L1 flow between consecutive samples of several clips, the pairs solved together.
+
+    Args:
+        crops: per clip, ``(K, S, S, 3)`` uint8 RGB samples (:func:`sequence_crops`).
+        positions: per clip, the K frame indices they were taken at; a pair of equal indices
+            (a repeated frame) gets a zero flow without solving.
+        solver: TV-L1 parameters.
+        batch_size: pairs per :func:`mer.flow.tvl1.tvl1_flow` call.
+
+    Returns:
+        Per clip, ``(K - 1, 2, S, S)`` float32 flow in pixels of the S-pixel crop, with
+        ``sample[j + 1](p + flow[j](p)) ~ sample[j](p)`` (OpenCV's convention).
+    """
+    greys = [to_grey(c) for c in crops]
+    pairs = [(c, j) for c, pos in enumerate(positions) for j in range(len(pos) - 1)
+             if pos[j + 1] > pos[j]]
+    out = [np.zeros((len(pos) - 1, 2, *g.shape[1:]), np.float32)
+           for g, pos in zip(greys, positions, strict=True)]
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start:start + batch_size]
+        first = torch.from_numpy(np.stack([greys[c][j] for c, j in chunk])[:, None])
+        second = torch.from_numpy(np.stack([greys[c][j + 1] for c, j in chunk])[:, None])
+        flow = tvl1_flow(first, second, solver).numpy()
+        for (c, j), field in zip(chunk, flow, strict=True):
+            out[c][j] = field
+    return out

@@ -104,7 +104,7 @@ def clip_inputs(frames: list[np.ndarray], onset: int, apex: int | None, params: 
 def _sequence_inputs(frames: np.ndarray, onset: int, params: Params) -> dict[str, torch.Tensor]:
     """``frames`` (1, 3, K, S, S) and ``flows`` (1, 2, K - 1, S, S) as the flow stage samples
     them, from the onset to the clip's last frame (a clip given here has no offset)."""
-    from mer.stages.flow import sequence_crops, sequence_flows, sequence_positions  # noqa: PLC0415
+    from mer.flow.sequence import sequence_crops, sequence_flows, sequence_positions  # noqa: PLC0415
 
     positions = sequence_positions(onset, len(frames) - 1, params.flow.sequence_frames)
     crops = sequence_crops(np.asarray(frames), positions, params.flow.sequence_size)

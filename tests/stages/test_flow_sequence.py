@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from mer.config import FlowParams, ModelParams
+from mer.flow.sequence import sequence_crops, sequence_flows, sequence_positions
 from mer.models import create_model
-from mer.stages.flow import compute_flow, sequence_crops, sequence_flows, sequence_positions
+from mer.stages.flow import compute_flow
 from mer.stages.train import load_features, model_inputs
 
 #: A quick TV-L1 (the flow must only point the right way), 4 pairs per call.
