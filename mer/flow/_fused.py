@@ -91,23 +91,25 @@ def _median_programs(size: int) -> tuple[np.ndarray, np.ndarray, int, np.ndarray
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _linear_taps(k: int, inv_scale: float, n_in: int) -> tuple[int, int, np.float32]:
+    """Source indices and weight of output sample ``k`` (OpenCV INTER_LINEAR, edges clamped)."""
+    pos = min(max((k + 0.5) * inv_scale - 0.5, 0.0), n_in - 1.0)
+    k0 = min(int(np.floor(pos)), n_in - 1)
+    return k0, min(k0 + 1, n_in - 1), np.float32(pos - k0)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _resize_linear(src: np.ndarray, h: int, w: int, inv_y: float, inv_x: float) -> np.ndarray:
     """Bilinear resize of (H, W) to (h, w), OpenCV INTER_LINEAR taps (as ``_ops.resize_linear``)."""
     hin, win = src.shape
     rows = np.empty((h, win), dtype=np.float32)
     for i in range(h):
-        pos = min(max((i + 0.5) * inv_y - 0.5, 0.0), hin - 1.0)
-        i0 = min(int(np.floor(pos)), hin - 1)
-        i1 = min(i0 + 1, hin - 1)
-        wt = np.float32(pos - i0)
+        i0, i1, wt = _linear_taps(i, inv_y, hin)
         for j in range(win):
             rows[i, j] = _lerp(src[i0, j], src[i1, j], wt)
     out = np.empty((h, w), dtype=np.float32)
     for j in range(w):
-        pos = min(max((j + 0.5) * inv_x - 0.5, 0.0), win - 1.0)
-        j0 = min(int(np.floor(pos)), win - 1)
-        j1 = min(j0 + 1, win - 1)
-        wt = np.float32(pos - j0)
+        j0, j1, wt = _linear_taps(j, inv_x, win)
         for i in range(h):
             out[i, j] = _lerp(rows[i, j0], rows[i, j1], wt)
     return out
