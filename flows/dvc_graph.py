@@ -26,9 +26,9 @@ class StageOutcome:
     log: str
 
 
-def stage_order(root: Path, targets: list[str] | None = None) -> list[str]:
-    """Return the stage names of ``root/dvc.yaml`` in an order that runs dependencies first:
-    all of them, or only ``targets`` and the stages they depend on."""
+def stage_graph(root: Path, targets: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Each stage of ``root/dvc.yaml`` (all of them, or only ``targets`` and the stages they
+    depend on) -> the stages it depends on directly, in an order that lists dependencies first."""
     import networkx as nx  # noqa: PLC0415 - installed with DVC
     from dvc.repo import Repo  # noqa: PLC0415
     from dvc.stage import PipelineStage  # noqa: PLC0415
@@ -44,8 +44,15 @@ def stage_order(root: Path, targets: list[str] | None = None) -> list[str]:
             wanted = {by_name[t] for t in targets}
             wanted |= {s for t in targets for s in nx.descendants(graph, by_name[t])}
             stages = [s for s in stages if s in wanted]
-        ordered = reversed(list(nx.topological_sort(graph.subgraph(stages))))
-        return [stage.name for stage in ordered]
+        selected = graph.subgraph(stages)
+        ordered = reversed(list(nx.topological_sort(selected)))
+        return {stage.name: tuple(sorted(up.name for up in selected.successors(stage)))
+                for stage in ordered}
+
+
+def stage_order(root: Path, targets: list[str] | None = None) -> list[str]:
+    """The stage names of :func:`stage_graph`, dependencies first."""
+    return list(stage_graph(root, targets))
 
 
 def stage_outputs(root: Path, name: str) -> list[Path]:
@@ -60,12 +67,15 @@ def stage_outputs(root: Path, name: str) -> list[Path]:
 def repro_stage(root: Path, name: str) -> subprocess.CompletedProcess[str]:
     """Run ``dvc repro --single-item NAME`` in ``root``: runs the stage only if it changed.
 
+    DVC releases its repository lock while the stage's command runs, so stages that do not
+    depend on each other may run at once; each waits for the lock to check and record its stage.
+
     The interpreter's own bin folder comes first on PATH, so the stage commands (``mer ...``)
     and ``dvc`` are this environment's even when it is not activated.
     """
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
     return subprocess.run(
-        [str(Path(bin_dir) / "dvc"), "repro", "--single-item", name], cwd=root,
+        [str(Path(bin_dir) / "dvc"), "--wait-for-lock", "repro", "--single-item", name], cwd=root,
         capture_output=True, text=True, check=False, env=env,
     )

@@ -1,4 +1,5 @@
-"""The `mer-pipeline` flow: every DVC stage in dvc.yaml order, each quality gate its own task.
+"""The `mer-pipeline` flow: every DVC stage once the stages it depends on are done, up to
+``runtime.stages_at_once`` at a time, each quality gate its own task.
 
 A stage task retries (a transient failure such as a full temporary folder may pass next time);
 a gate task does not: a failed gate attaches its validation result (which clip, which rule) to
@@ -15,15 +16,17 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.futures import PrefectFuture, as_completed
 
 from flows.dvc_graph import (
     GATE_PREFIX,
     StageFailed,
     StageOutcome,
     repro_stage,
-    stage_order,
+    stage_graph,
     stage_outputs,
 )
+from mer.config import load_params
 
 
 def _repro(root: Path, name: str) -> StageOutcome:
@@ -84,11 +87,38 @@ def _clip_text(row: dict[str, object]) -> str:
 
 @flow(name="mer-pipeline", log_prints=False)
 def pipeline(root: Path = Path("."), targets: list[str] | None = None) -> list[StageOutcome]:
-    """Run the stages of ``root/dvc.yaml`` in order (only ``targets`` and what they depend on,
-    if given); gates are separate, visible tasks."""
-    order = stage_order(root, targets)
-    outcomes = []
-    for name in order:
-        step = run_gate if name.startswith(GATE_PREFIX) else run_stage
-        outcomes.append(step(root, name))
-    return outcomes
+    """Run the stages of ``root/dvc.yaml`` (only ``targets`` and what they depend on, if given),
+    each once every stage it depends on has finished, ``runtime.stages_at_once`` at a time, in
+    dvc.yaml's order among those ready; gates are separate, visible tasks.
+
+    Returns:
+        What each stage did, dependencies first.
+
+    Raises:
+        StageFailed: the first failed stage or gate in that order, once the stages that do not
+            depend on it have finished (their outputs are kept; DVC records them).
+    """
+    graph = stage_graph(root, targets)
+    at_once = load_params(root / "params.yaml").runtime.stages_at_once
+    waiting = dict(graph)
+    running: dict[PrefectFuture[StageOutcome], str] = {}
+    outcomes: dict[str, StageOutcome] = {}
+    failures: dict[str, BaseException] = {}
+    while waiting or running:
+        ready = [name for name, upstream in waiting.items() if set(upstream) <= outcomes.keys()]
+        for name in ready[: at_once - len(running)]:
+            step = run_gate if name.startswith(GATE_PREFIX) else run_stage
+            running[step.submit(root, name)] = name
+            del waiting[name]
+        if not running:
+            break  # what still waits depends on a failed stage
+        done = next(as_completed(list(running)))
+        name = running.pop(done)
+        result = done.result(raise_on_failure=False)
+        if isinstance(result, BaseException):
+            failures[name] = result
+        else:
+            outcomes[name] = result
+    if failures:
+        raise next(failures[name] for name in graph if name in failures)
+    return [outcomes[name] for name in graph]

@@ -288,7 +288,8 @@ class RuntimeParams(Section):
     """Where and how fast the work runs; no stage depends on it, as no result changes with it
     (torch's float32 reductions may differ in the last bits with the thread count)."""
 
-    threads: int = Field(default=2, ge=1)  # torch CPU threads
+    threads: int = Field(default=1, ge=1)  # torch CPU threads of each stage
+    stages_at_once: int = Field(default=2, ge=1)  # DVC stages `mer run` runs at once
     dask_address: str | None = None  # e.g. tcp://scheduler:8786: folds go to a Dask cluster
     clips_per_task: int = Field(default=16, ge=1)  # clips aligned by one task
     flow_batches_per_task: int = Field(default=1, ge=1)  # flow.batch_size batches per task
