@@ -285,8 +285,9 @@ class TrainParams(Section):
 
 
 class RuntimeParams(Section):
-    """Where and how fast the work runs; no stage depends on it, as no result changes with it
-    (torch's float32 reductions may differ in the last bits with the thread count)."""
+    """Where and how fast the work runs. Only ``threads`` changes results: torch's float32
+    reductions are split by thread, and training amplifies the last bits, so the training stages
+    depend on it (``dvc.yaml``); the rest changes no result and no stage depends on it."""
 
     threads: int = Field(default=1, ge=1)  # torch CPU threads of each stage
     stages_at_once: int = Field(default=2, ge=1)  # DVC stages `mer run` runs at once

@@ -19,7 +19,10 @@ down in ``docs/lightman.md``:
 - Level two (outer loop): AdamW on the query's primary plus alignment loss under the adapted
   weights, through ``torch.func.functional_call``; first-order (the inner gradients are constants,
   so the gradient at the adapted weights is applied to the meta weights) or ``second_order``
-  (back-propagated through the inner steps). Both losses reach the shared encoder at both levels.
+  (back-propagated through the inner steps). With ``outer_support`` the outer step also adds the
+  support loss's gradient at the meta weights (the first inner gradient, reused: no extra pass),
+  so the meta weights learn from every clip of the episode. Both losses reach the shared encoder
+  at both levels.
 - ``meta: false`` (no level two): the same episodes and losses, one joint step on support and
   query together. ``use_aux: false``: no auxiliary branch, no macro clips.
 - Prediction: the meta weights adapted once more (level one, no augmentation, class-weighted) on
@@ -78,6 +81,7 @@ class MetaAuxOptions(TrainerOptions):
         second_order: back-propagate the outer loss through the inner gradient steps.
         use_aux: use the auxiliary branch (False: primary loss only, macro clips unused).
         meta: bi-level training (False: joint training of the same losses, same episodes).
+        outer_support: the outer step also descends the support loss at the meta weights.
     """
 
     episodes: int = Field(default=100, ge=1)
@@ -91,6 +95,7 @@ class MetaAuxOptions(TrainerOptions):
     second_order: bool = False
     use_aux: bool = True
     meta: bool = True
+    outer_support: bool = False
 
 
 @register_trainer("meta_auxiliary", options=MetaAuxOptions)
@@ -335,34 +340,37 @@ class EpisodeLearner:
                 macro_maps[chosen])
 
     def adapt(self, local: Tensor, *, create_graph: bool, augmented: bool = True,
-              weight: Tensor | None = None) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+              weight: Tensor | None = None) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """Level one: ``inner_steps`` SGD steps of primary + alignment loss from the meta weights.
 
         Returns:
             The adapted weights (functions of the meta weights: through the inner gradients
             with ``create_graph``, with the inner gradients as constants otherwise), and the
-            primary and alignment losses of the first step.
+            first step's gradient (at the meta weights), detached, by parameter name.
         """
         fast = dict(self.net.named_parameters())
-        first: tuple[Tensor, Tensor] | None = None
+        first: dict[str, Tensor] | None = None
         for _ in range(self.options.inner_steps):
             primary, aux, _ = self.losses(fast, local, augmented=augmented, weight=weight)
-            first = first or (primary, aux)
             names = list(fast)
             grads = torch.autograd.grad(primary + self.options.aux_weight * aux,
                                         [fast[n] for n in names], create_graph=create_graph,
                                         allow_unused=True)
+            if first is None:
+                first = {n: g.detach() for n, g in zip(names, grads, strict=True)
+                         if g is not None}
             fast = {n: fast[n] if g is None else fast[n] - self.options.inner_lr * g
                     for n, g in zip(names, grads, strict=True)}
         assert first is not None  # inner_steps >= 1
-        return fast, first[0], first[1]
+        return fast, first
 
     def meta_step(self, support: Tensor, query: Tensor) -> dict[str, float]:
         """Adapt on the support subjects, update the meta weights on the query subjects."""
         self.net.train()
-        fast, _, _ = self.adapt(support, create_graph=self.options.second_order)
+        fast, support_grads = self.adapt(support, create_graph=self.options.second_order)
         primary, aux, logits = self.losses(fast, query)
-        return self._update(primary, aux, logits, self.train_labels[query])
+        return self._update(primary, aux, logits, self.train_labels[query],
+                            support_grads if self.options.outer_support else None)
 
     def joint_step(self, support: Tensor, query: Tensor) -> dict[str, float]:
         """No level two: one step of primary + alignment loss on support and query together."""
@@ -371,10 +379,14 @@ class EpisodeLearner:
         primary, aux, logits = self.losses(dict(self.net.named_parameters()), both)
         return self._update(primary, aux, logits, self.train_labels[both])
 
-    def _update(self, primary: Tensor, aux: Tensor, logits: Tensor,
-                labels: Tensor) -> dict[str, float]:
+    def _update(self, primary: Tensor, aux: Tensor, logits: Tensor, labels: Tensor,
+                extra_grads: dict[str, Tensor] | None = None) -> dict[str, float]:
+        """One AdamW step on ``primary + aux_weight * aux`` (plus ``extra_grads``, by name)."""
         self.optimizer.zero_grad(set_to_none=True)
         (primary + self.options.aux_weight * aux).backward()
+        for name, grad in (extra_grads or {}).items():
+            param = self.net.get_parameter(name)
+            param.grad = grad.clone() if param.grad is None else param.grad + grad
         self.optimizer.step()
         return {"train_loss": float(primary.detach()),
                 "train_accuracy": float((logits.argmax(dim=1) == labels).float().mean()),
@@ -389,7 +401,7 @@ class EpisodeLearner:
         self.net.train()
         everything = torch.arange(len(self.train), device=self.device)
         weight = class_weights(self.train_labels).to(self.device)
-        fast, _, _ = self.adapt(everything, create_graph=False, augmented=False, weight=weight)
+        fast, _ = self.adapt(everything, create_graph=False, augmented=False, weight=weight)
         with torch.no_grad():
             for name, value in fast.items():
                 self.net.get_parameter(name).copy_(value)

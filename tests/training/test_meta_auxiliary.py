@@ -130,7 +130,7 @@ def test_the_alignment_gradient_reaches_the_encoder_at_both_levels(
                                      learner.local(support))
     assert _encoder_norm(inner_aux, learner) > 1e-6
     # Level two: the query's alignment loss at the adapted weights, back to the meta weights.
-    fast, _, _ = learner.adapt(learner.local(support), create_graph=second_order)
+    fast, _ = learner.adapt(learner.local(support), create_graph=second_order)
     _, outer_aux, _ = learner.losses(fast, learner.local(query))
     assert _encoder_norm(outer_aux, learner) > 1e-6
 
@@ -144,10 +144,39 @@ def test_second_order_differs_from_first_order_in_the_meta_gradient(
         learner.rng = np.random.default_rng(1)
         support, query = sample_episode(learner.labels, learner.subjects, learner.train, 2, 2,
                                         rng)
-        fast, _, _ = learner.adapt(learner.local(support), create_graph=second_order)
+        fast, _ = learner.adapt(learner.local(support), create_graph=second_order)
         primary, _, _ = learner.losses(fast, learner.local(query))
         norms.append(_encoder_norm(primary, learner))
     assert norms[0] != pytest.approx(norms[1], rel=1e-6)
+
+
+def test_outer_support_adds_the_support_gradient_at_the_meta_weights(
+        toy: FeatureSet, macro: FeatureSet) -> None:
+    applied: list[dict[str, torch.Tensor]] = []
+    support_grads: list[dict[str, torch.Tensor]] = []
+    for outer_support in (False, True):
+        torch.manual_seed(0)  # the same weights and aligner for both
+        learner = _learner(toy, macro, outer_support=outer_support)
+        support, query = sample_episode(learner.labels, learner.subjects, learner.train, 2, 2,
+                                        np.random.default_rng(0))
+        adapt = learner.adapt
+
+        def spy_adapt(*args: Any, adapt: Any = adapt, **kwargs: Any) -> Any:
+            fast, grads = adapt(*args, **kwargs)
+            support_grads.append(grads)
+            return fast, grads
+
+        learner.adapt = spy_adapt  # type: ignore[method-assign]
+        learner.optimizer.step = lambda: applied.append(  # type: ignore[method-assign]
+            {n: p.grad.clone() for n, p in learner.net.named_parameters() if p.grad is not None})
+        learner.meta_step(learner.local(support), learner.local(query))
+    without, with_support = applied
+    assert set(support_grads[1]) <= set(with_support)
+    for name, grad in with_support.items():
+        expected = without.get(name, torch.zeros_like(grad)) + support_grads[1].get(
+            name, torch.zeros_like(grad))
+        torch.testing.assert_close(grad, expected)
+    assert any(g.abs().sum() > 0 for g in support_grads[1].values())
 
 
 def test_episodes_draw_only_the_training_subjects(toy: FeatureSet, macro: FeatureSet,
