@@ -28,8 +28,8 @@ order changes. The script checks the sign empirically (the other sign must be fa
      fused and OpenCV is no difference by itself. The table gives each method's unperturbed EPE and
      its mean over the draws; the second table the paired difference against OpenCV (mean over the
      draws of EPE(method) - EPE(OpenCV) on the same copy) with a 95% Student t interval over the
-     draws (the draws are independent, so the t interval on their paired differences is exact for
-     normal differences and close otherwise).
+     draws (the draws are independent; the interval is exact if the differences are normal, an
+     approximation otherwise), and on how many copies the method was no worse than OpenCV.
 (b)  speed on the (a1) pairs: ours fused (numba kernels, the CPU default) on the whole batch in one
      call and pair by pair, ours eager (the torch reference) on the whole batch; OpenCV and
      scikit-image pair by pair. Torch threads = 2. Each timing is the best of ``--rounds`` rounds,
