@@ -1,6 +1,13 @@
 """Cost of the flow stage's TV-L1 call in a fresh process: fused cold, fused warm, eager.
 
-Run: ``python benchmarks/flow_cold_start.py [--pairs 32]``. Prints one markdown table.
+Run: ``python benchmarks/flow_cold_start.py [--pairs 32] [--project ROOT [--set micro]]``. Prints
+one markdown table.
+
+With ``--project`` each process runs the flow stage's whole computation instead
+(``mer.stages.flow.compute_flow``, params.yaml's ``flow`` section: onset -> apex flows and the
+K-frame sequences) on the aligned clips of that project's ``--set`` (its `faces` stage must have
+run), writing into a temporary folder: the stage's cost cold, warm and as it was before the fused
+kernels (eager: every ``tvl1_flow`` call of the stage forced to ``backend="eager"``).
 
 One flow-stage batch is ``flow.batch_size`` (32) pairs of 128x128; here they are the pairs of
 ``flow_benchmark.make_pairs``. Each row is a fresh Python process (torch threads = 2) that
@@ -31,6 +38,35 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def stage_child(backend: str, project: Path, corpus: str) -> None:
+    """Time the flow stage's computation on ``project``'s aligned ``corpus`` clips; print a JSON
+    line with the seconds (``backend`` eager: every ``tvl1_flow`` call forced to eager)."""
+    sys.path.insert(0, str(HERE.parent))
+    import functools
+
+    import pyarrow.parquet as pq
+    import torch
+
+    from mer.config import load_params
+    from mer.flow import _fused, features, sequence, tvl1
+    from mer.stages.flow import compute_flow
+
+    torch.set_num_threads(2)
+    if backend == "eager":
+        forced = functools.partial(tvl1.tvl1_flow, backend="eager")
+        features.tvl1_flow = sequence.tvl1_flow = forced  # the stage's two call sites
+    params = load_params(project / "params.yaml").flow
+    interim = project / "data" / "interim" / corpus
+    state = _fused.kernels_state()
+    with tempfile.TemporaryDirectory(prefix="flow-stage-") as out:
+        start = time.perf_counter()
+        table = compute_flow(pq.read_table(interim / "clips.parquet"),
+                             pq.read_table(interim / "faces.parquet"), interim / "faces",
+                             Path(out) / "flow", params, Path(out) / "sequence")
+        seconds = time.perf_counter() - start
+    print(json.dumps({"state": state, "seconds": seconds, "clips": table.num_rows}))
+
+
 def child(backend: str, pairs: int) -> None:
     """Time one ``tvl1_flow`` call in this process; print a JSON line with the seconds."""
     sys.path.insert(0, str(HERE.parent))
@@ -50,8 +86,10 @@ def child(backend: str, pairs: int) -> None:
     print(json.dumps({"state": state, "seconds": seconds}))
 
 
-def measure(backend: str, pairs: int, cache: str) -> dict[str, float | str]:
-    """Run :func:`child` in a fresh interpreter with ``NUMBA_CACHE_DIR=cache``.
+def measure(backend: str, pairs: int, cache: str,
+            stage: tuple[Path, str] | None = None) -> dict[str, float | str]:
+    """Run :func:`child` (or :func:`stage_child` on ``stage``: project, corpus) in a fresh
+    interpreter with ``NUMBA_CACHE_DIR=cache``.
 
     Returns:
         the child's numba cache state before the call, the call's seconds and the process's
@@ -59,8 +97,10 @@ def measure(backend: str, pairs: int, cache: str) -> dict[str, float | str]:
     """
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, __file__, "--child", backend, "--pairs", str(pairs)],
-                          env=env, capture_output=True, text=True, check=False)
+    command = [sys.executable, __file__, "--child", backend, "--pairs", str(pairs)]
+    if stage is not None:
+        command += ["--project", str(stage[0]), "--set", stage[1]]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"flow_cold_start: the {backend} child failed (rc {done.returncode}):\n"
@@ -71,17 +111,25 @@ def measure(backend: str, pairs: int, cache: str) -> dict[str, float | str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=32)
+    parser.add_argument("--project", type=Path, help="time the flow stage on this project's clips")
+    parser.add_argument("--set", default="micro", help="the project's clip set (micro, macro)")
     parser.add_argument("--child", choices=("auto", "eager"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    stage = (args.project.resolve(), args.set) if args.project else None
     if args.child:
-        child(args.child, args.pairs)
+        if stage:
+            stage_child(args.child, *stage)
+        else:
+            child(args.child, args.pairs)
         return
-    print(f"{args.pairs} pairs of 128x128 in one tvl1_flow call, OpenCV's parameters, torch threads 2, "
+    what = (f"the flow stage on {args.project} ({args.set})" if stage else
+            f"{args.pairs} pairs of 128x128 in one tvl1_flow call")
+    print(f"{what}, OpenCV's parameters, torch threads 2, "
           f"cpus {os.cpu_count()}, load avg at start {os.getloadavg()[0]:.1f}\n")
     with tempfile.TemporaryDirectory(prefix="numba-cold-") as cache:
-        rows = {"fused (auto), empty numba cache": measure("auto", args.pairs, cache),
-                "fused (auto), warm numba cache": measure("auto", args.pairs, cache),
-                "eager": measure("eager", args.pairs, cache)}
+        rows = {"fused (auto), empty numba cache": measure("auto", args.pairs, cache, stage),
+                "fused (auto), warm numba cache": measure("auto", args.pairs, cache, stage),
+                "eager": measure("eager", args.pairs, cache, stage)}
     for name, want in (("fused (auto), empty numba cache", "cold"),
                        ("fused (auto), warm numba cache", "cached")):
         if rows[name]["state"] != want:
