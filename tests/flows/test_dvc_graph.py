@@ -1,0 +1,40 @@
+"""The stage graph `mer run` schedules from (``flows.dvc_graph.stage_graph``), read from the real
+dvc.yaml: dependencies come first, each stage names the stages it waits for, targets cut the
+graph to what they need; and every stage that trains tracks the torch thread count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from flows.dvc_graph import stage_graph, stage_order
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_stage_comes_after_the_stages_it_waits_for() -> None:
+    graph = stage_graph(PROJECT_ROOT)
+    position = {name: k for k, name in enumerate(graph)}
+    for name, upstream in graph.items():
+        assert all(position[up] < position[name] for up in upstream), name
+    assert "validate_clips@micro" in graph["faces@micro"]  # a gate holds back what follows it
+    assert {"validate_flow@micro", "validate_flow@macro"} <= set(graph["train@lightman"])
+    assert graph["synth"] == ()
+    assert stage_order(PROJECT_ROOT) == list(graph)
+
+
+def test_targets_keep_only_what_they_depend_on() -> None:
+    graph = stage_graph(PROJECT_ROOT, ["validate_clips@micro"])
+    assert "validate_clips@micro" in graph and "synth" in graph
+    assert not any(name.startswith(("faces", "flow", "train", "pretrain")) for name in graph)
+    assert all(set(upstream) <= graph.keys() for upstream in graph.values())
+
+
+def test_every_training_stage_tracks_the_torch_thread_count() -> None:
+    stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    training = [name for name in stages if name == "pretrain" or name.startswith("train")]
+    assert len(training) == 5
+    for name in training:
+        stage = stages[name].get("do", stages[name])
+        assert "runtime.threads" in stage["params"], name
