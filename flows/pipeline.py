@@ -89,7 +89,8 @@ def _clip_text(row: dict[str, object]) -> str:
 def pipeline(root: Path = Path("."), targets: list[str] | None = None) -> list[StageOutcome]:
     """Run the stages of ``root/dvc.yaml`` (only ``targets`` and what they depend on, if given),
     each once every stage it depends on has finished, ``runtime.stages_at_once`` at a time, in
-    dvc.yaml's order among those ready; gates are separate, visible tasks.
+    :func:`~flows.dvc_graph.stage_graph`'s order among those ready; gates are separate, visible
+    tasks.
 
     Returns:
         What each stage did, dependencies first.
