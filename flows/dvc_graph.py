@@ -50,11 +50,6 @@ def stage_graph(root: Path, targets: list[str] | None = None) -> dict[str, tuple
                 for stage in ordered}
 
 
-def stage_order(root: Path, targets: list[str] | None = None) -> list[str]:
-    """The stage names of :func:`stage_graph`, dependencies first."""
-    return list(stage_graph(root, targets))
-
-
 def stage_outputs(root: Path, name: str) -> list[Path]:
     """Return the output paths of one stage, relative to ``root``."""
     from dvc.repo import Repo  # noqa: PLC0415

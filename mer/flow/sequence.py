@@ -32,7 +32,7 @@ def sample_indices(n_frames: int, k: int) -> list[int]:
         raise ValueError(f"sample_indices: k must be >= 2 (one pair), got {k}")
     if k >= n_frames:
         return list(range(n_frames))
-    return [int(i) for i in np.rint(np.linspace(0, n_frames - 1, k)).astype(int)]
+    return sequence_positions(0, n_frames - 1, k)  # k < n_frames: no repeats
 
 
 def sequence_flow(

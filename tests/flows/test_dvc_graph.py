@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from flows.dvc_graph import stage_graph, stage_order
+from flows.dvc_graph import stage_graph
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +21,6 @@ def test_every_stage_comes_after_the_stages_it_waits_for() -> None:
     assert "validate_clips@micro" in graph["faces@micro"]  # a gate holds back what follows it
     assert {"validate_flow@micro", "validate_flow@macro"} <= set(graph["train@lightman"])
     assert graph["synth"] == ()
-    assert stage_order(PROJECT_ROOT) == list(graph)
 
 
 def test_targets_keep_only_what_they_depend_on() -> None:

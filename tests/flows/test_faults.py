@@ -21,7 +21,7 @@ import psutil
 import pytest
 import yaml
 
-from flows.dvc_graph import stage_order, stage_outputs
+from flows.dvc_graph import stage_graph, stage_outputs
 
 #: The files whose bytes must not depend on the run: the reported numbers.
 RESULTS = ("reports/metrics.json", "reports/predictions.parquet")
@@ -97,7 +97,7 @@ def cold_run(project_factory: Callable[..., Path],
     """A small project run stage by stage from nothing (2 threads); each command's seconds."""
     root = project_factory(tmp_path_factory.mktemp("cold") / "project", threads=2)
     seconds = {}
-    for name in stage_order(root, ["report"]):
+    for name in stage_graph(root, ["report"]):
         stage = _start(root, name, root.parent / f"{name}.log")
         started = time.perf_counter()
         psutil.wait_procs(stage.command)
