@@ -52,6 +52,11 @@ def write_text(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return write_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
 def write_parquet(path: str | Path, table: pa.Table) -> Path:
     """Write a pyarrow table to ``path`` as Parquet, atomically and byte-reproducibly."""
     return write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))

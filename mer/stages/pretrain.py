@@ -37,7 +37,7 @@ import yaml
 from torch import Tensor
 
 from mer.config import MA2MIParams, Params, load_params
-from mer.data.atomic import atomic_path, write_text
+from mer.data.atomic import write_text
 from mer.evaluation.folds import loso_folds, subject_keys
 from mer.evaluation.paired import paired_difference, runs_of
 from mer.flow.features import to_grey
@@ -55,7 +55,7 @@ from mer.pretraining import (
     pretrain,
     resolve_overlap,
 )
-from mer.stages.train import load_features
+from mer.stages.train import load_features, save_state
 
 logger = logging.getLogger(__name__)
 
@@ -154,11 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     held_out = held_out_error(result.net, [macro.frames[i] for i in kept[held]], params.config(),
                               seed=params.seed)
     state = complete_state(model, result.state_dict, seed=params.seed, source="MA2MI encoders")
-    with atomic_path(args.out) as tmp:
-        torch.save(state, tmp)
+    save_state(args.out, state)
     held_subjects = sorted({macro.subjects[i] for i in kept[held]})
     write_text(args.config_out, yaml.safe_dump(_merged(args, params, macro, decision.record,
-                                                       result, seconds, held_subjects),
+                                                       result, held_subjects),
                                                sort_keys=True))
     logger.info("MA2MI: %d clips, %d epochs in %.1f s (%.1f clips/s); held-out error / copy "
                 "%.3f; wrote %s", result.n_clips, params.epochs, seconds,
@@ -193,7 +192,7 @@ def _probe(params: Params, model: MIACNet, state: dict[str, Tensor],
 
 
 def _merged(args: argparse.Namespace, params: MA2MIParams, macro: MacroClips,
-            overlap: Mapping[str, Any], result: MA2MIResult, seconds: float,
+            overlap: Mapping[str, Any], result: MA2MIResult,
             held_subjects: Sequence[str]) -> dict[str, Any]:
     """The configuration written beside the state."""
     return {
@@ -214,6 +213,5 @@ def _merged(args: argparse.Namespace, params: MA2MIParams, macro: MacroClips,
                   "held_out_subjects": list(held_subjects)},
         "overlap": dict(overlap),
         "history": result.history,
-        "lineage": {"torch": str(torch.__version__), "torch_threads": torch.get_num_threads(),
-                    "seconds": round(seconds, 2)},
+        "lineage": {"torch": str(torch.__version__), "torch_threads": torch.get_num_threads()},
     }

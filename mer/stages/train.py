@@ -9,6 +9,7 @@ the first seed's checkpoints beside that resolved configuration, and every seed'
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -24,7 +25,7 @@ import yaml
 from mer.config import ModelParams, Params
 from mer.models import create_model, default_hparams
 from mer.models.base import SEQUENCE_INPUTS
-from mer.data.atomic import atomic_path, write_text
+from mer.data.atomic import write_bytes, write_text
 from mer.data.schema import LABELS
 from mer.evaluation.folds import Fold, loso_folds, subject_keys
 from mer.evaluation.results import PROB_COLUMNS, write_predictions
@@ -222,9 +223,9 @@ def write_outputs(job: TrainJob, data: FeatureSet, runs: Mapping[int, list[FoldR
     """Write the first seed's fold checkpoints (what `mer predict` loads), the resolved
     configuration, every seed's training histories and predictions (``runs``: seed -> folds)."""
     for result in runs[job.seeds[0]]:
-        _save_state(out_dir / f"fold_{result.fold_index:02d}.pt", result.state_dict)
+        save_state(out_dir / f"fold_{result.fold_index:02d}.pt", result.state_dict)
     if pretrained is not None:
-        _save_state(out_dir / "pretrained.pt", pretrained)
+        save_state(out_dir / "pretrained.pt", pretrained)
     merged = {"model": job.entry, "params": job.params.model_dump(mode="json"),
               "resolved": job.resolved(), "lineage": lineage,
               "folds": [asdict(fold) for fold in job.folds]}
@@ -237,7 +238,10 @@ def write_outputs(job: TrainJob, data: FeatureSet, runs: Mapping[int, list[FoldR
         ignore_index=True))
 
 
-def _save_state(path: Path, state: dict[str, torch.Tensor]) -> None:
-    """Save a state dict atomically (load it back with ``torch.load(weights_only=True)``)."""
-    with atomic_path(path) as tmp:
-        torch.save({key: value.detach().cpu() for key, value in state.items()}, tmp)
+def save_state(path: Path, state: Mapping[str, torch.Tensor]) -> None:
+    """Save a state dict atomically and byte-reproducibly (load it back with
+    ``torch.load(weights_only=True)``): serialised in memory first, because ``torch.save`` to a
+    file names the archive's folder after that file, here the random temporary name."""
+    buffer = io.BytesIO()
+    torch.save({key: value.detach().cpu() for key, value in state.items()}, buffer)
+    write_bytes(path, buffer.getvalue())

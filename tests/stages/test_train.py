@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 
 from mer.config import Params, load_params
-from mer.stages.train import make_job
+from mer.stages.train import make_job, save_state
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SUBJECTS = [f"casme2/{i:02d}" for i in range(1, 6)]
@@ -88,3 +89,17 @@ def test_an_ablation_must_name_a_known_base_and_valid_changes() -> None:
         _params(ablations={"x": {"base": "ststnet", "pretrain": {"kind": "magic"}}})
     with pytest.raises(ValueError, match="seeds must be distinct"):
         _params(train={"seeds": [1, 1]})
+
+
+def test_the_same_state_saved_twice_gives_the_same_bytes(tmp_path: Path) -> None:
+    """torch.save to a file names the archive after it: the atomic write must not show."""
+    state = {"layer.weight": torch.arange(6.0).reshape(2, 3), "layer.bias": torch.ones(2)}
+    first, second = tmp_path / "a" / "model.pt", tmp_path / "b" / "other.pt"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    save_state(first, state)
+    save_state(second, state)
+    assert first.read_bytes() == second.read_bytes()
+    loaded = torch.load(first, weights_only=True)
+    assert set(loaded) == set(state)
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
