@@ -62,9 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`mer flow`: compute and write the flow of every aligned clip."""
     args = flow_stage.parse_args(argv)
     params = load_params(args.params)
+    flow = params.flow if args.sequences == "true" \
+        else params.flow.model_copy(update={"sequence_frames": 0})
+    if args.sequence_dir is not None:
+        args.sequence_dir.mkdir(parents=True, exist_ok=True)  # DVC's output, even when empty
     run = flow_clips.with_options(task_runner=task_runner(params))
     table = run(pq.read_table(args.clips), pq.read_table(args.faces), args.faces_dir,
-                args.out_dir, params.flow, params.runtime.flow_batches_per_task, args.sequence_dir)
+                args.out_dir, flow, params.runtime.flow_batches_per_task, args.sequence_dir)
     write_parquet(args.table, table)
     logger.info("flow of %d clips -> %s", table.num_rows, args.out_dir)
     return 0

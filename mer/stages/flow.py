@@ -9,7 +9,9 @@ pixels; ``onset``, ``apex`` (H, W) uint8 grey; with ``flow.apex_to_offset`` also
 writes the clip's sequence, ``<sequence-dir>/<dataset>/<subject>/<clip>.npz``: ``frames``
 (K, S, S, 3) uint8 RGB aligned crops at frames evenly spaced from onset to offset (S =
 ``flow.sequence_size``), ``flows`` (K - 1, 2, S, S) float32 the TV-L1 flow (x, y, pixels of the
-S-pixel crop) from each sample to the next, ``frame_numbers`` (K,) int32. Clips without an
+S-pixel crop) to each later sample from the onset (or from the sample before:
+``flow.sequence_reference``), solved on the aligned frames and resized, ``frame_numbers`` (K,)
+int32. Clips without an
 annotated apex (SMIC, or a sheet defect cleared by ``estimate_apex``) get a spotted apex, recorded
 as estimated.
 The command runs :func:`compute_flow` on chunks of clips as Prefect tasks (``flows/optical_flow.py``).
@@ -114,7 +116,9 @@ def write_sequences(chunk: list[dict[str, Any]], items: list[ClipInput], sequenc
                                             params.sequence_frames))
     crops = [sequence_crops(item.frames, pos, params.sequence_size)
              for item, pos in zip(items, positions, strict=True)]
-    flows = sequence_flows(crops, positions, params.solver(), params.batch_size)
+    flows = sequence_flows([item.frames for item in items], positions, params.solver(),
+                           params.batch_size, size=params.sequence_size,
+                           reference=params.sequence_reference)
     for clip, crop, flow, pos in zip(chunk, crops, flows, positions, strict=True):
         numbers = list(clip["frame_numbers"])
         save_sequence(sequence_dir / _relative(clip), crop, flow, [numbers[i] for i in pos])
@@ -174,6 +178,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--table", type=Path, required=True, help="flow table (Parquet)")
     parser.add_argument("--sequence-dir", type=Path, default=None,
                         help="clip sequences folder (needed when flow.sequence_frames > 0)")
+    parser.add_argument("--sequences", choices=("true", "false"), default="true",
+                        help="write the clip sequences (false for a set no model reads them "
+                             "from: the folder is left empty)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params.yaml")
     return parser.parse_args(argv)
 

@@ -108,7 +108,9 @@ def _sequence_inputs(frames: np.ndarray, onset: int, params: Params) -> dict[str
 
     positions = sequence_positions(onset, len(frames) - 1, params.flow.sequence_frames)
     crops = sequence_crops(np.asarray(frames), positions, params.flow.sequence_size)
-    (flows,) = sequence_flows([crops], [positions], params.flow.solver(), params.flow.batch_size)
+    (flows,) = sequence_flows([np.asarray(frames)], [positions], params.flow.solver(),
+                              params.flow.batch_size, size=params.flow.sequence_size,
+                              reference=params.flow.sequence_reference)
     rgb = crops.transpose(3, 0, 1, 2).astype(np.float32) / 255.0  # (3, K, S, S)
     return {"frames": torch.from_numpy(rgb[None].copy()),
             "flows": torch.from_numpy(flows.transpose(1, 0, 2, 3)[None].copy())}

@@ -1,4 +1,5 @@
-"""Flow over a clip: consecutive and sampled pairs, batching, indices, bad input."""
+"""A clip as a sequence: sampled positions, small crops, and the flows to each sample (from the
+onset or from the sample before), solved at the frames' size and resized."""
 
 from __future__ import annotations
 
@@ -8,73 +9,63 @@ import torch
 from scipy import ndimage
 
 from mer.flow import TVL1Params, tvl1_flow
-from mer.flow.sequence import sample_indices, sequence_flow
+from mer.flow.sequence import sequence_crops, sequence_flows, sequence_positions
 
 SIZE = 48
 TINY = TVL1Params(nscales=3, warps=2, inner_iterations=10, outer_iterations=2)
 
 
 @pytest.fixture(scope="module")
-def clip() -> tuple[torch.Tensor, np.ndarray]:
-    """Six frames of a smooth texture translating by (0.5 t, -0.3 t) px: frame t(p) = base(p - s_t)."""
+def clip() -> tuple[np.ndarray, np.ndarray]:
+    """Six (SIZE, SIZE, 3) uint8 frames of a smooth texture translating by (0.8 t, -0.5 t) px:
+    frame t(p) = base(p - s_t); and the shifts s_t ``(6, 2)`` (x, y)."""
     rng = np.random.default_rng(0)
     base = ndimage.gaussian_filter(rng.random((SIZE + 16, SIZE + 16)), 2.0)
     base = (base - base.min()) / (base.max() - base.min())
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64) + 8
-    shifts = np.array([(0.5 * t, -0.3 * t) for t in range(6)])
-    frames = [ndimage.map_coordinates(base, np.stack((yy - sy, xx - sx)), order=3) for sx, sy in shifts]
-    return torch.tensor(np.clip(np.stack(frames), 0, 1), dtype=torch.float32), shifts
+    shifts = np.array([(0.8 * t, -0.5 * t) for t in range(6)])
+    frames = [ndimage.map_coordinates(base, np.stack((yy - sy, xx - sx)), order=3)
+              for sx, sy in shifts]
+    grey = np.clip(np.rint(255 * np.stack(frames)), 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1), shifts
 
 
-def test_sample_indices_spread_evenly_with_both_ends() -> None:
-    assert sample_indices(10, 4) == [0, 3, 6, 9]
-    assert sample_indices(5, 2) == [0, 4]
-    assert sample_indices(3, 8) == [0, 1, 2]
-    picked = sample_indices(101, 7)
-    assert picked[0] == 0 and picked[-1] == 100 and len(set(picked)) == 7
+def test_positions_span_onset_to_offset_and_repeat_in_short_clips() -> None:
+    assert sequence_positions(2, 16, 8) == [2, 4, 6, 8, 10, 12, 14, 16]
+    assert sequence_positions(0, 3, 6) == [0, 1, 1, 2, 2, 3]  # fewer frames than K: repeats
+    assert sequence_positions(5, 5, 3) == [5, 5, 5]
 
 
-@pytest.mark.parametrize(("n", "k", "match"), [(1, 2, "at least 2 frames"), (5, 1, "k must be >= 2")])
-def test_sample_indices_bad_input(n: int, k: int, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        sample_indices(n, k)
+def test_crops_are_resized_rgb(clip) -> None:
+    crops = sequence_crops(clip[0], [0, 2, 2, 5], 24)
+    assert crops.shape == (4, 24, 24, 3) and crops.dtype == np.uint8
+    assert np.array_equal(crops[1], crops[2])
 
 
-def test_consecutive_pairs_equal_pairwise_calls_and_follow_the_motion(clip) -> None:
+@pytest.mark.parametrize("reference", ["onset", "previous"])
+def test_flows_follow_the_motion_from_their_reference(clip, reference: str) -> None:
     frames, shifts = clip
-    flow = sequence_flow(frames, TINY, batch_size=2)
-    assert flow.shape == (5, 2, SIZE, SIZE)
-    pairwise = tvl1_flow(frames[:-1, None], frames[1:, None], TINY)
-    torch.testing.assert_close(flow, pairwise, atol=1e-4, rtol=0)
-    # frame t+1(p + w) = frame t(p): w = s_{t+1} - s_t = (0.5, -0.3)
-    inner = flow[:, :, 8:-8, 8:-8]
-    assert inner[:, 0].median().item() == pytest.approx(0.5, abs=0.1)
-    assert inner[:, 1].median().item() == pytest.approx(-0.3, abs=0.1)
+    positions = [0, 2, 2, 5]
+    (flows,) = sequence_flows([frames], [positions], TINY, batch_size=2, size=SIZE,
+                              reference=reference)
+    assert flows.shape == (3, 2, SIZE, SIZE) and flows.dtype == np.float32
+    for j in range(3):
+        start = positions[0] if reference == "onset" else positions[j]
+        expected = shifts[positions[j + 1]] - shifts[start]  # frame b(p + w) = frame a(p)
+        if not expected.any():
+            assert not flows[j].any()  # a repeated frame: zero flow, not solved
+            continue
+        inner = flows[j, :, 8:-8, 8:-8]
+        assert np.median(inner[0]) == pytest.approx(expected[0], abs=0.15)
+        assert np.median(inner[1]) == pytest.approx(expected[1], abs=0.15)
 
 
-def test_sampled_frames_give_flow_between_the_samples(clip) -> None:
-    frames, shifts = clip
-    picked = sample_indices(6, 3)  # [0, 2, 5] after rounding 2.5 to even
-    flow = sequence_flow(frames.numpy(), TINY, indices=picked)
-    assert flow.shape == (2, 2, SIZE, SIZE)
-    for j in range(2):
-        expected = shifts[picked[j + 1]] - shifts[picked[j]]
-        inner = flow[j, :, 8:-8, 8:-8]
-        assert inner[0].median().item() == pytest.approx(expected[0], abs=0.15)
-        assert inner[1].median().item() == pytest.approx(expected[1], abs=0.15)
-
-
-@pytest.mark.parametrize(
-    ("indices", "match"),
-    [([0], "at least 2"), ([0, 2, 2], "strictly increasing"), ([3, 1], "strictly increasing"), ([0, 6], "outside")],
-)
-def test_bad_indices_raise(clip, indices: list[int], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        sequence_flow(clip[0], TINY, indices=indices)
-
-
-def test_bad_frames_and_batch_size_raise(clip) -> None:
-    with pytest.raises(ValueError, match=r"\(T, H, W\)"):
-        sequence_flow(torch.zeros(4, 3, SIZE, SIZE), TINY)
-    with pytest.raises(ValueError, match="batch_size"):
-        sequence_flow(clip[0], TINY, batch_size=0)
+def test_flows_are_solved_at_full_size_then_resized_in_the_small_pixels(clip) -> None:
+    frames, _ = clip
+    (full,) = sequence_flows([frames], [[0, 3]], TINY, batch_size=4, size=SIZE)
+    (small,) = sequence_flows([frames], [[0, 3]], TINY, batch_size=4, size=SIZE // 2)
+    pairwise = tvl1_flow(torch.from_numpy(frames[[0], ..., 0][:, None].copy()),
+                         torch.from_numpy(frames[[3], ..., 0][:, None].copy()), TINY).numpy()
+    np.testing.assert_allclose(full, pairwise, atol=1e-4)  # grey of a grey RGB: the same pair
+    assert small.shape == (1, 2, SIZE // 2, SIZE // 2)
+    assert np.median(small[0, 0]) == pytest.approx(np.median(full[0, 0]) / 2, abs=0.05)

@@ -117,7 +117,9 @@ def test_thread_pool_and_dask_give_the_local_tables_and_arrays(
                            "--table", str(pool / "faces.parquet")]) == 0
         assert flow_main([*common, "--faces", str(pool / "faces.parquet"), "--faces-dir",
                           str(pool / "faces"), "--out-dir", str(pool / "flow"),
-                          "--table", str(pool / "flow.parquet")]) == 0
+                          "--table", str(pool / "flow.parquet"),
+                          "--sequence-dir", str(pool / "sequence"), "--sequences", "false"]) == 0
+        assert not any((pool / "sequence").iterdir())  # DVC's output exists, empty
     finally:
         torch.set_num_threads(threads)
     assert pq.read_table(pool / "faces.parquet").equals(faces)

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from mer.config import FlowParams, ModelParams
-from mer.flow.sequence import sequence_crops, sequence_flows, sequence_positions
 from mer.models import create_model
 from mer.stages.flow import compute_flow
 from mer.stages.train import load_features, model_inputs
@@ -21,33 +20,12 @@ QUICK = {"nscales": 2, "warps": 2, "outer_iterations": 4, "inner_iterations": 10
          "median_filtering": 1, "batch_size": 4}
 
 
-def test_positions_span_onset_to_offset_and_repeat_in_short_clips() -> None:
-    assert sequence_positions(2, 16, 8) == [2, 4, 6, 8, 10, 12, 14, 16]
-    assert sequence_positions(0, 3, 6) == [0, 1, 1, 2, 2, 3]  # fewer frames than K: repeats
-    assert sequence_positions(5, 5, 3) == [5, 5, 5]
-
-
 def _blob_clip(n: int = 6, size: int = 64, step: float = 2.0) -> np.ndarray:
     """``(n, size, size, 3)`` uint8 frames of a bright blob moving ``step`` px right per frame."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float32)
     frames = [255 * np.exp(-((x - 24 - step * t) ** 2 + (y - 32) ** 2) / 60.0) for t in range(n)]
     grey = np.clip(np.stack(frames), 0, 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=-1)
-
-
-def test_crops_are_resized_and_the_flows_follow_the_motion() -> None:
-    frames = _blob_clip()
-    positions = [0, 2, 2, 4]
-    crops = sequence_crops(frames, positions, 32)
-    assert crops.shape == (4, 32, 32, 3) and crops.dtype == np.uint8
-    params = FlowParams(**QUICK)
-    (flows,) = sequence_flows([crops], [positions], params.solver(), params.batch_size)
-    assert flows.shape == (3, 2, 32, 32) and flows.dtype == np.float32
-    assert not flows[1].any()  # the repeated frame: zero flow, not solved
-    # 4 px in the 64-px clip is 2 px in the 32-px crop; OpenCV's sign: frame1(p + f) = frame0(p)
-    blob = crops[0, ..., 0] > 60
-    for j in (0, 2):
-        assert 1.0 < float(np.median(flows[j, 0][blob])) < 3.0
 
 
 def test_the_stage_writes_sequences_only_when_asked(tmp_path: Path) -> None:
@@ -69,6 +47,8 @@ def test_the_stage_writes_sequences_only_when_asked(tmp_path: Path) -> None:
         assert arrays["frame_numbers"].tolist() == [12, 14, 16]  # onset to offset
         assert arrays["frames"].shape == (3, 32, 32, 3)
         assert arrays["flows"].shape == (2, 2, 32, 32)
+        u = arrays["flows"][:, 0]  # from the onset: 4 px, then 8 px of the 64-px frames
+        assert 1.5 * u[0].max() < u[1].max()
     none = compute_flow(clips, faces, faces_dir, tmp_path / "flow0",
                         FlowParams(**QUICK), tmp_path / "seq0")
     assert none.num_rows == 1 and not (tmp_path / "seq0").exists()
@@ -90,6 +70,8 @@ def test_the_stage_writes_sequences_only_when_asked(tmp_path: Path) -> None:
 
 def test_a_model_declares_what_is_loaded() -> None:
     assert model_inputs(ModelParams(name="attr_contrastive")) == ("frames", "flows")
+    assert model_inputs(ModelParams(name="attr_contrastive", hparams={"rgb": False})) \
+        == ("flows",)
     assert model_inputs(ModelParams(name="micro_attention", hparams={"inputs": "apex"})) \
         == ("apex",)
     assert model_inputs(ModelParams(name="flow_logreg")) == ("flow",)
