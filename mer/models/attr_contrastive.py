@@ -1,5 +1,6 @@
-"""Attribute embedding network: two small 3D CNN streams (appearance, flow), fused, with a
-projection head into a text space (Song et al., arXiv 2205.14643).
+"""Attribute embedding network: a small 3D CNN on the clip's flows (and, as the paper has it, a
+second one on its RGB frames), with a projection head into a text space (Song et al., arXiv
+2205.14643).
 
 The paper's idea: a 3D CNN extracts features from the RGB clip and from its optical flow and fuses
 them; a text encoder (BERT) embeds the FACS description of the clip's action units; a cross-modal
@@ -10,16 +11,16 @@ so the visual network learns the attributes. The contrastive loss is the trainer
 Reading and scaling, so LOSO over ~16 subjects x ~150 clips trains in minutes on a 2-core CPU:
 
 - Inputs: the clip as the flow stage samples it (``flow.sequence_frames`` K, ``flow.sequence_size``
-  S): ``"frames"`` ``(B, 3, K, S, S)`` RGB aligned crops evenly spaced from onset to offset, and
-  ``"flows"`` ``(B, 2, K - 1, S, S)`` the TV-L1 flow (u, v) between consecutive samples. Both
-  are resized to ``input_size`` frame by frame.
-- RGB stream and flow stream, each a genuine 3D CNN: ``len(widths)`` stages of [3D conv
-  3 x 3 x 3 (time x height x width), BN, ReLU], stride 2 in space at every stage and 2 in time
-  from the second stage on, so every layer mixes neighbouring time steps and the time axis
-  survives to the last stage (K = 8: 8 -> 4 -> 2 steps); then global average pooling over time
-  and space. At ``input_size`` 32 and widths (16, 32, 64) about 15 MMAC per clip forward.
-- Fusion in the head: concatenation of the two pooled vectors, linear to ``embed_dim``, ReLU:
-  the embedding. The classifier is dropout and a linear layer on it.
+  S): ``"flows"`` ``(B, 2, K - 1, S, S)`` the TV-L1 flow (u, v) from the onset to each later
+  sample, and with ``rgb`` ``"frames"`` ``(B, 3, K, S, S)`` RGB aligned crops evenly spaced from
+  onset to offset. Both are resized to ``input_size`` frame by frame.
+- Each stream a genuine 3D CNN: ``len(widths)`` stages of [3D conv 3 x 3 x 3 (time x height x
+  width), BN, ReLU], stride 2 in space at every stage and 2 in time from the second stage on, so
+  every layer mixes neighbouring time steps and the time axis survives to the last stage (K = 8:
+  8 -> 4 -> 2 steps); then the mean over time and ``pool_grid x pool_grid`` cells in space. At
+  ``input_size`` 32 and widths (16, 32, 64) about 15 MMAC per stream and clip forward.
+- Head: the pooled vectors (concatenated, with ``rgb``), linear to ``embed_dim``, ReLU: the
+  embedding. The classifier is dropout and a linear layer on it.
 - Projection: one linear map ``embed_dim -> text_dim``, L2-normalised; the text space is that of
   the AU descriptions (384 for all-MiniLM-L6-v2). It is trained only by the contrastive term and
   unused when predicting. Linear, so the term shapes the embedding the classifier reads rather
@@ -34,25 +35,28 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel
+from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel, grid_pool
 from mer.models.registry import register_model
 
 class Stream3d(nn.Module):
-    """A small 3D CNN over a ``(B, C, T, H, W)`` volume, pooled to ``(B, widths[-1])``.
+    """A small 3D CNN over a ``(B, C, T, H, W)`` volume, pooled to ``(B, widths[-1] *
+    pool_grid ** 2)``.
 
     Stage ``i``: ``Conv3d(kernel 3 x 3 x 3, padding 1, stride (1 if i == 0 else 2, 2, 2))``, BN,
-    ReLU; then the mean over time and space. T = 1 is allowed (the temporal kernel then sees the
-    zero padding on either side).
+    ReLU; then the mean over time and a ``pool_grid x pool_grid`` average in space. T = 1 is
+    allowed (the temporal kernel then sees the zero padding on either side).
 
     Args:
         in_channels: C.
         widths: channels of the stages; each stage halves H and W, each after the first halves T
             (rounding up).
+        pool_grid: cells per side of the spatial pooling (1 = global).
 
-    Shapes: ``(B, in_channels, T, H, W)`` -> ``(B, widths[-1])``.
+    Shapes: ``(B, in_channels, T, H, W)`` -> ``(B, widths[-1] * pool_grid ** 2)``: the mean over
+    time, then :func:`mer.models.base.grid_pool` in space.
     """
 
-    def __init__(self, in_channels: int, widths: Sequence[int]) -> None:
+    def __init__(self, in_channels: int, widths: Sequence[int], pool_grid: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = in_channels
@@ -62,15 +66,18 @@ class Stream3d(nn.Module):
                        nn.BatchNorm3d(width), nn.ReLU()]
             channels = width
         self.layers = nn.Sequential(*layers)
+        self.pool_grid = pool_grid
 
     def forward(self, x: Tensor) -> Tensor:
-        """Return the pooled features ``(B, widths[-1])`` of ``x`` ``(B, C, T, H, W)``."""
-        return self.layers(x).mean(dim=(2, 3, 4))
+        """Return the pooled features ``(B, widths[-1] * pool_grid ** 2)`` of ``x``
+        ``(B, C, T, H, W)``."""
+        return grid_pool(self.layers(x).mean(dim=2), self.pool_grid)
 
 
 @register_model("attr_contrastive")
 class AttrContrastiveNet(MerModel):
-    """Two-stream (RGB frames, flows) 3D CNN with a projection head into the AU-text space.
+    """3D CNN on the flows (and on the RGB frames with ``rgb``) with a projection head into the
+    AU-text space.
 
     Args:
         input_size: side the frames and flows are resized to, in pixels (>= 16).
@@ -78,9 +85,13 @@ class AttrContrastiveNet(MerModel):
         embed_dim: size of the fused embedding (the classifier's input).
         text_dim: size of the text embeddings the projection head maps into.
         dropout: dropout probability before the classifier.
+        pool_grid: each stream's last map is averaged over time and pooled to ``pool_grid x
+            pool_grid`` cells in space (:func:`mer.models.base.grid_pool`; 1 = global pooling).
+        rgb: with the RGB stream (the paper's two streams); False: the flow stream alone, and
+            the model reads only ``"flows"``.
 
-    Inputs: ``"frames"`` ``(B, 3, K, H, W)`` RGB in [0, 1] and ``"flows"`` ``(B, 2, K - 1, H, W)``
-    (u, v in pixels). Embedding: ``(B, embed_dim)``; :meth:`project` of it: ``(B, text_dim)``
+    Inputs: ``"flows"`` ``(B, 2, K - 1, H, W)`` (u, v in pixels) and, with ``rgb``, ``"frames"``
+    ``(B, 3, K, H, W)`` RGB in [0, 1]. Embedding: ``(B, embed_dim)``; :meth:`project` of it: ``(B, text_dim)``
     unit vectors.
     """
 
@@ -93,6 +104,8 @@ class AttrContrastiveNet(MerModel):
         embed_dim: int = 128,
         text_dim: int = 384,
         dropout: float = 0.0,
+        pool_grid: int = 1,
+        rgb: bool = True,
     ) -> None:
         widths = tuple(int(w) for w in widths)
         if input_size < 16:
@@ -104,18 +117,27 @@ class AttrContrastiveNet(MerModel):
                              f"{embed_dim}, {text_dim}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"attr_contrastive: dropout must be in [0, 1), got {dropout}")
+        side = -(-input_size // 2 ** len(widths))  # the last map's side
+        if not 1 <= pool_grid <= side:
+            raise ValueError(f"attr_contrastive: pool_grid must be in 1..{side} (the last map's "
+                             f"side), got {pool_grid}")
+        self.input_keys = ("frames", "flows") if rgb else ("flows",)  # type: ignore[misc]
         super().__init__(input_size)
         self.text_dim = text_dim
-        self.rgb = Stream3d(INPUT_CHANNELS["frames"], widths)
-        self.motion = Stream3d(INPUT_CHANNELS["flows"], widths)
-        self.fuse = nn.Sequential(nn.Linear(2 * widths[-1], embed_dim), nn.ReLU())
+        self.rgb = Stream3d(INPUT_CHANNELS["frames"], widths, pool_grid) if rgb else None
+        self.motion = Stream3d(INPUT_CHANNELS["flows"], widths, pool_grid)
+        streams = 2 if rgb else 1
+        self.fuse = nn.Sequential(nn.Linear(streams * widths[-1] * pool_grid ** 2, embed_dim),
+                                  nn.ReLU())
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, NUM_CLASSES))
         self.projection = nn.Linear(embed_dim, text_dim)
 
     def embed(self, inputs: dict[str, Tensor]) -> Tensor:
         """Map standardised frames and flows to the fused ``(B, embed_dim)`` embedding."""
-        return self.fuse(torch.cat([self.rgb(inputs["frames"]), self.motion(inputs["flows"])],
-                                   dim=1))
+        motion = self.motion(inputs["flows"])
+        if self.rgb is None:
+            return self.fuse(motion)
+        return self.fuse(torch.cat([self.rgb(inputs["frames"]), motion], dim=1))
 
     def project(self, embedding: Tensor) -> Tensor:
         """Map embeddings ``(B, embed_dim)`` to unit vectors ``(B, text_dim)`` in the text space."""

@@ -202,6 +202,18 @@ def check_inputs(model: MerModel, inputs: dict[str, Tensor]) -> None:
             )
 
 
+def grid_pool(x: Tensor, grid: int) -> Tensor:
+    """Average-pool maps ``(B, C, h, w)`` to ``grid x grid`` cells and flatten to
+    ``(B, C * grid * grid)`` (channel-major); ``grid`` 1 is global average pooling.
+
+    Keeping a coarse grid keeps *where* on the aligned face a feature fired, which global pooling
+    discards (a brow raiser and a lip-corner puller differ mostly in where they move).
+    """
+    if grid == 1:
+        return x.mean(dim=(2, 3))
+    return F.adaptive_avg_pool2d(x, grid).flatten(1)
+
+
 def resize(x: Tensor, size: int) -> Tensor:
     """Resize ``(B, C, H, W)`` maps to ``(B, C, size, size)`` (bilinear, antialiased); a
     sequence ``(B, C, T, H, W)`` frame by frame to ``(B, C, T, size, size)``.

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel
+from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel, grid_pool
 from mer.models.micro_attention import AttentionBlock
 from mer.models.registry import register_model
 
@@ -117,10 +117,13 @@ class MIACNet(MerModel):
             only).
         position_in_embedding: concatenate the pooled position map to the pooled gated action map.
         dropout: dropout probability before the classifier.
+        pool_grid: the maps are average-pooled to ``pool_grid x pool_grid`` cells
+            (:func:`mer.models.base.grid_pool`; 1 = global pooling).
 
     Inputs: ``"onset"``, ``"apex"`` ``(B, 1, H, W)`` grey in [0, 1] and ``"flow"`` ``(B, 3, H, W)``
-    (u, v, strain), any H = W. Embedding: ``(B, 3 * widths[-1])`` (one ``widths[-1]`` less
-    without the flow, one less without the position). About 65 k parameters with the defaults.
+    (u, v, strain), any H = W. Embedding: ``(B, 3 * widths[-1] * pool_grid ** 2)`` (one
+    ``widths[-1]`` less without the flow, one less without the position). About 65 k parameters
+    with the defaults.
     """
 
     input_keys = ("onset", "apex", "flow")
@@ -132,6 +135,7 @@ class MIACNet(MerModel):
         use_flow: bool = True,
         position_in_embedding: bool = True,
         dropout: float = 0.0,
+        pool_grid: int = 1,
     ) -> None:
         widths = tuple(int(w) for w in widths)
         if len(widths) < 2 or min(widths) < 1:
@@ -141,7 +145,11 @@ class MIACNet(MerModel):
                              f"{2 ** len(widths)} (widths {widths}), got {input_size}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"miacnet: dropout must be in [0, 1), got {dropout}")
+        if not 1 <= pool_grid <= input_size // 2 ** len(widths):
+            raise ValueError(f"miacnet: pool_grid must be in 1..{input_size // 2 ** len(widths)} "
+                             f"(the maps' side), got {pool_grid}")
         super().__init__(input_size)
+        self.pool_grid = pool_grid
         self.widths = widths
         self.use_flow = use_flow
         self.position_in_embedding = position_in_embedding
@@ -152,7 +160,8 @@ class MIACNet(MerModel):
                                          if use_flow else None)
         action_dim = widths[-1] * (2 if use_flow else 1)
         embed_dim = action_dim + (widths[-1] if position_in_embedding else 0)
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, NUM_CLASSES))
+        self.classifier = nn.Sequential(nn.Dropout(dropout),
+                                        nn.Linear(embed_dim * pool_grid ** 2, NUM_CLASSES))
 
     def maps(self, inputs: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         """Return the position map, the gated action (and flow) map and the gate mask.
@@ -180,17 +189,19 @@ class MIACNet(MerModel):
             inputs: standardised ``key -> (B, C, input_size, input_size)``.
 
         Returns:
-            ``(B, 2 * widths[-1])``: ``[avgpool((1 + M) * A), avgpool(P)]``.
+            ``(B, 2 * widths[-1] * pool_grid ** 2)``: ``[pool((1 + M) * A), pool(P)]``, pooled
+            as the embedding is (:func:`mer.models.base.grid_pool`).
         """
         onset = inputs["onset"]
         position = self.position(onset)
         gated, _ = self.gate(position, self.action(inputs["apex"] - onset))
-        return torch.cat([gated.mean(dim=(2, 3)), position.mean(dim=(2, 3))], dim=1)
+        return torch.cat([grid_pool(gated, self.pool_grid), grid_pool(position, self.pool_grid)],
+                         dim=1)
 
     def embed(self, inputs: dict[str, Tensor]) -> Tensor:
         """Map standardised inputs to the fused ``(B, D)`` embedding."""
         position, gated, _ = self.maps(inputs)
-        pooled = [gated.mean(dim=(2, 3))]
+        pooled = [grid_pool(gated, self.pool_grid)]
         if self.position_in_embedding:
-            pooled.append(position.mean(dim=(2, 3)))
+            pooled.append(grid_pool(position, self.pool_grid))
         return torch.cat(pooled, dim=1)

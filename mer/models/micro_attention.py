@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel
+from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel, grid_pool
 from mer.models.registry import register_model
 
 #: Strides of the four stages after the stride-4 stem (ResNet-10 layout).
@@ -135,9 +135,12 @@ class MicroAttentionResNet(MerModel):
         attention: add the micro-attention units (False gives the plain ResNet, for ablation).
         dropout: dropout probability before the classifier.
         inputs: ``"apex_flow"`` or ``"apex"`` (:data:`INPUT_VARIANTS`).
+        pool_grid: the last map is average-pooled to ``pool_grid x pool_grid`` cells
+            (:func:`mer.models.base.grid_pool`; 1, the paper's global pooling).
 
     Inputs: ``"apex"`` ``(B, 1, H, W)`` grey in [0, 1] and, with ``inputs="apex_flow"``,
-    ``"flow"`` ``(B, 3, H, W)`` (u, v, strain), any H = W. Embedding: ``(B, widths[-1])``. The stages run at ``input_size / 4``,
+    ``"flow"`` ``(B, 3, H, W)`` (u, v, strain), any H = W. Embedding: ``(B, widths[-1] *
+    pool_grid ** 2)``. The stages run at ``input_size / 4``,
     ``/ 8``, ``/ 16`` and ``/ 32`` pixels.
     """
 
@@ -150,6 +153,7 @@ class MicroAttentionResNet(MerModel):
         attention: bool = True,
         dropout: float = 0.0,
         inputs: Literal["apex_flow", "apex"] = "apex_flow",
+        pool_grid: int = 1,
     ) -> None:
         widths = tuple(int(w) for w in widths)
         if inputs not in INPUT_VARIANTS:
@@ -163,7 +167,11 @@ class MicroAttentionResNet(MerModel):
                              f"got {widths}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"micro_attention: dropout must be in [0, 1), got {dropout}")
+        if not 1 <= pool_grid <= input_size // 32:
+            raise ValueError(f"micro_attention: pool_grid must be in 1..{input_size // 32} (the "
+                             f"last map's side), got {pool_grid}")
         super().__init__(input_size)
+        self.pool_grid = pool_grid
         in_channels = sum(INPUT_CHANNELS[key] for key in self.input_keys)
         self.stem = _conv_bn(in_channels, widths[0], stride=2)
         blocks = []
@@ -171,11 +179,13 @@ class MicroAttentionResNet(MerModel):
                                        strict=True):
             blocks.append(AttentionBlock(c_in, c_out, stride, attention))
         self.blocks = nn.Sequential(*blocks)
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(widths[-1], NUM_CLASSES))
+        self.classifier = nn.Sequential(nn.Dropout(dropout),
+                                        nn.Linear(widths[-1] * pool_grid ** 2, NUM_CLASSES))
 
     def embed(self, inputs: dict[str, Tensor]) -> Tensor:
-        """Map standardised :attr:`input_keys` to the ``(B, widths[-1])`` embedding."""
-        return self.blocks(self._stem(inputs)).mean(dim=(2, 3))
+        """Map standardised :attr:`input_keys` to the ``(B, widths[-1] * pool_grid ** 2)``
+        embedding."""
+        return grid_pool(self.blocks(self._stem(inputs)), self.pool_grid)
 
     def _stem(self, inputs: dict[str, Tensor]) -> Tensor:
         x = torch.cat([inputs[key] for key in self.input_keys], dim=1)

@@ -14,7 +14,7 @@ def test_it_is_registered_with_its_defaults() -> None:
     assert "attr_contrastive" in list_models()
     assert default_hparams("attr_contrastive") == {
         "input_size": 32, "widths": (16, 32, 64), "embed_dim": 128, "text_dim": 384,
-        "dropout": 0.0}
+        "dropout": 0.0, "pool_grid": 1, "rgb": True}
     assert isinstance(create_model("attr_contrastive"), AttrContrastiveNet)
 
 
@@ -36,6 +36,16 @@ def test_logits_embedding_and_projection_shapes(model_inputs, hparams: dict, emb
 
 def test_it_reads_the_sequences_only() -> None:
     assert AttrContrastiveNet.input_keys == ("frames", "flows")
+
+
+def test_without_rgb_it_reads_the_flows_alone_and_keeps_a_grid(model_inputs) -> None:
+    model = create_model("attr_contrastive", rgb=False, pool_grid=4).eval()
+    assert model.input_keys == ("flows",) and model.rgb is None
+    inputs = {"flows": model_inputs(2, 32)["flows"]}
+    assert model(inputs).shape == (2, 3)
+    assert model.fuse[0].in_features == 64 * 4 * 4
+    with pytest.raises(ValueError, match="pool_grid must be in 1..4"):
+        create_model("attr_contrastive", pool_grid=5)
 
 
 def test_both_streams_stay_temporal_to_the_last_layer(model_inputs) -> None:

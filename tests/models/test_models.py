@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mer.models import InputNorm, create_model
+from mer.models.base import grid_pool
 from mer.models.micro_attention import MicroAttention
 
 
@@ -20,6 +21,9 @@ from mer.models.micro_attention import MicroAttention
         ("ststnet", {"input_size": 32}, 16 * 5 * 5),
         ("micro_attention", {}, 128),
         ("micro_attention", {"input_size": 32, "widths": (8, 8, 16, 16)}, 16),
+        ("micro_attention", {"pool_grid": 2}, 128 * 4),
+        ("miacnet", {}, 3 * 32),
+        ("miacnet", {"pool_grid": 4}, 3 * 32 * 16),
     ],
 )
 @pytest.mark.parametrize("size", [32, 128])
@@ -64,10 +68,19 @@ def test_wrong_channel_count_is_named() -> None:
 
 @pytest.mark.parametrize(("name", "hparams"), [("ststnet", {"input_size": 5}),
                                                ("micro_attention", {"widths": (8, 8)}),
-                                               ("micro_attention", {"dropout": 1.0})])
+                                               ("micro_attention", {"dropout": 1.0}),
+                                               ("micro_attention", {"pool_grid": 3}),
+                                               ("miacnet", {"pool_grid": 16})])
 def test_bad_hparams_are_rejected(name: str, hparams: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=name):
         create_model(name, **hparams)
+
+
+def test_grid_pooling_keeps_where_a_feature_fired() -> None:
+    maps = torch.zeros(1, 1, 8, 8)
+    maps[0, 0, :4, :4] = 1.0  # top left only
+    assert grid_pool(maps, 1).tolist() == [[0.25]]
+    assert grid_pool(maps, 2).tolist() == [[1.0, 0.0, 0.0, 0.0]]
 
 
 def test_input_norm_standardises_what_it_was_fitted_on(model_inputs) -> None:
