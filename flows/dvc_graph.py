@@ -28,7 +28,8 @@ class StageOutcome:
 
 def stage_graph(root: Path, targets: list[str] | None = None) -> dict[str, tuple[str, ...]]:
     """Each stage of ``root/dvc.yaml`` (all of them, or only ``targets`` and the stages they
-    depend on) -> the stages it depends on directly, in an order that lists dependencies first."""
+    depend on; a foreach stage's name stands for all its members) -> the stages it depends on
+    directly, in an order that lists dependencies first."""
     import networkx as nx  # noqa: PLC0415 - installed with DVC
     from dvc.repo import Repo  # noqa: PLC0415
     from dvc.stage import PipelineStage  # noqa: PLC0415
@@ -37,17 +38,23 @@ def stage_graph(root: Path, targets: list[str] | None = None) -> dict[str, tuple
         graph = repo.index.graph  # edges point from a stage to the stages it depends on
         stages = [s for s in graph if isinstance(s, PipelineStage)]  # not `dvc add` files
         if targets is not None:
-            by_name = {stage.name: stage for stage in stages}
-            unknown = [t for t in targets if t not in by_name]
+            named = {t: [s for s in stages if _is_target(s.name, t)] for t in targets}
+            unknown = [t for t, found in named.items() if not found]
             if unknown:
                 raise ValueError(f"no stage {', '.join(unknown)} in {root / 'dvc.yaml'}")
-            wanted = {by_name[t] for t in targets}
-            wanted |= {s for t in targets for s in nx.descendants(graph, by_name[t])}
+            wanted = {s for found in named.values() for s in found}
+            wanted |= {s for t in list(wanted) for s in nx.descendants(graph, t)}
             stages = [s for s in stages if s in wanted]
         selected = graph.subgraph(stages)
         ordered = reversed(list(nx.topological_sort(selected)))
         return {stage.name: tuple(sorted(up.name for up in selected.successors(stage)))
                 for stage in ordered}
+
+
+def _is_target(name: str, target: str) -> bool:
+    """Whether stage ``name`` is ``target``, or one member ``target@<key>`` of a foreach stage
+    (as ``dvc repro flow`` runs every ``flow@...``)."""
+    return name == target or name.startswith(f"{target}@")
 
 
 def stage_outputs(root: Path, name: str) -> list[Path]:

@@ -22,6 +22,10 @@ from pydantic import (
 
 CorpusFormat = Literal["casme2", "samm", "smic", "casme3", "mmew", "ckplus"]
 
+#: Where each of a clip sequence's K - 1 flows starts (``flow.sequence_reference``): the first
+#: sample (the onset), so flow j is onset -> sample j + 1; or the sample before (j -> j + 1).
+FlowReference = Literal["onset", "previous"]
+
 
 def _distinct(seeds: tuple[int, ...]) -> tuple[int, ...]:
     if len(set(seeds)) != len(seeds):
@@ -162,9 +166,11 @@ class FlowParams(TVL1Params):
     max_magnitude: float = Field(default=20.0, gt=0)  # gate: larger mean flow (px) is an error
     apex_spotter: Literal["max_difference", "middle", "rigid_residual", "rigid_fit"] = "rigid_fit"
     # clip sequences (attr_contrastive): K aligned crops from onset to offset and the K - 1 flows
-    # between consecutive ones, at sequence_size px; 0 frames = no sequence folder is written
+    # to each later one from the onset or from the one before (FlowReference),
+    # solved on the aligned frames and stored at sequence_size px; 0 frames = no sequence folder
     sequence_frames: int = Field(default=0, ge=0)
     sequence_size: int = Field(default=32, ge=16)
+    sequence_reference: FlowReference = "onset"
 
     @model_validator(mode="after")
     def _one_pair_at_least(self) -> FlowParams:
@@ -392,12 +398,20 @@ class Params(Section):
 
     @model_validator(mode="after")
     def _resolvable(self) -> Params:
-        """Every ablation names a base model and merges into a valid entry; no name is both."""
+        """Every ablation names a base model and merges into a valid entry; no name is both; an
+        entry that starts from the pretrain checkpoint has its model and hyper-parameters."""
         both = sorted(set(self.models) & set(self.ablations))
         if both:
             raise ValueError(f"entries {both} are both in models and in ablations")
-        for name in self.ablations:
-            self.entry(name)
+        for name in [*self.models, *self.ablations]:
+            entry = self.entry(name)
+            if entry.pretrain.kind == "checkpoint" and (
+                    entry.name != self.pretrain.model or entry.hparams != self.pretrain.hparams):
+                raise ValueError(
+                    f"{name}: pretrain.kind checkpoint starts from the pretrain stage's "
+                    f"{self.pretrain.model} {self.pretrain.hparams}, but the entry is "
+                    f"{entry.name} {entry.hparams}; make pretrain.model and pretrain.hparams "
+                    "equal them")
         return self
 
     def entry(self, name: str) -> ModelParams:

@@ -1,4 +1,5 @@
-"""mer.config: a corpus without a sheet names its root as its annotations (dvc.yaml tracks both)."""
+"""mer.config: a corpus without a sheet names its root as its annotations (dvc.yaml tracks both);
+an entry that starts from the pretrain checkpoint matches it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from mer.config import CorpusConfig, DataConfig, load_params
+from mer.config import CorpusConfig, DataConfig, Params, load_params
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,3 +25,10 @@ def test_a_tree_format_takes_its_root_or_nothing_as_annotations(format: str) -> 
 def test_every_corpus_of_the_project_names_root_and_annotations() -> None:
     data: DataConfig = load_params(PROJECT_ROOT / "params.yaml").data
     assert all(corpus.annotations is not None for corpus in data.corpora + data.macro_corpora)
+
+
+def test_an_entry_starting_from_the_checkpoint_has_its_hyper_parameters() -> None:
+    params = load_params(PROJECT_ROOT / "params.yaml").model_dump(by_alias=True)
+    params["pretrain"]["hparams"] = {"pool_grid": 2}
+    with pytest.raises(ValidationError, match="miacnet: pretrain.kind checkpoint starts from"):
+        Params.model_validate(params)

@@ -21,7 +21,7 @@ from mer.pretraining.overlap import (
     find_overlap,
     resolve_overlap,
 )
-from mer.pretraining.probe import frozen_features, linear_probe
+from mer.pretraining.probe import frozen_features, linear_probe, probe_fold
 from mer.pretraining.transfer import complete_state, initial_state
 
 __all__ = [
@@ -38,5 +38,6 @@ __all__ = [
     "linear_probe",
     "prepare_clips",
     "pretrain",
+    "probe_fold",
     "resolve_overlap",
 ]

@@ -60,6 +60,30 @@ def frozen_features(model: MIACNet, state: Mapping[str, Tensor], data: FeatureSe
     return model.encoder_features(standard).float()
 
 
+def probe_fold(model: MIACNet, state: Mapping[str, Tensor], data: FeatureSet, train: np.ndarray,
+               test: np.ndarray, options: LogisticOptions | None = None) -> np.ndarray:
+    """Fit the logistic regression on the ``train`` clips' frozen features (standardised with
+    their statistics) and predict the ``test`` clips.
+
+    Args:
+        model: a MIACNet of the state's hyper-parameters; its :meth:`encoder_features` are probed.
+        state: a full MIACNet state dict.
+        data: the labelled clips.
+        train, test: ``(M,)`` and ``(T,)`` positions in ``data``.
+        options: the logistic regression's ``c`` and iterations (default: ``flow_logreg``'s).
+
+    Returns:
+        ``(T,)`` predicted class codes (``mer.data.schema.LABELS`` order).
+    """
+    features = frozen_features(model, state, data, train).to(torch.float64)
+    mean = features[train].mean(dim=0)
+    std = features[train].std(dim=0, correction=0).clamp_min(1e-6)
+    z = (features - mean) / std
+    weight, bias, _ = fit_linear(z[train], data.labels[train], len(LABELS),
+                                 options or LogisticOptions())
+    return (z[test] @ weight.T + bias).argmax(dim=1).numpy()
+
+
 def linear_probe(model: MIACNet, states: Mapping[str, Mapping[str, Tensor]], data: FeatureSet,
                  folds: Sequence[Fold], options: LogisticOptions | None = None) -> pd.DataFrame:
     """LOSO predictions of a logistic regression on each state's frozen features.
@@ -75,18 +99,12 @@ def linear_probe(model: MIACNet, states: Mapping[str, Mapping[str, Tensor]], dat
         One row per state and test clip: ``entry``, ``dataset``, ``subject``, ``clip``,
         ``y_true``, ``y_pred`` (class codes in ``mer.data.schema.LABELS`` order).
     """
-    options = options or LogisticOptions()
     rows = []
     for name, state in states.items():
         for fold in folds:
             train = data.subject_indices([*fold.train_subjects, *fold.val_subjects])
             test = data.subject_indices([fold.test_subject])
-            features = frozen_features(model, state, data, train).to(torch.float64)
-            mean = features[train].mean(dim=0)
-            std = features[train].std(dim=0, correction=0).clamp_min(1e-6)
-            z = (features - mean) / std
-            weight, bias, _ = fit_linear(z[train], data.labels[train], len(LABELS), options)
-            predicted = (z[test] @ weight.T + bias).argmax(dim=1).numpy()
+            predicted = probe_fold(model, state, data, train, test, options)
             dataset, subject = fold.test_subject.split("/", 1)
             rows += [{"entry": name, "dataset": dataset, "subject": subject,
                       "clip": str(data.clips[i]), "y_true": int(data.labels[i]),

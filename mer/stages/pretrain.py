@@ -165,9 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics = {"reconstruction": {"held_out": {**held_out, "subjects": len(held_subjects),
                                                "clips": int(held.sum())},
                                   "train_last_epoch": result.history[-1]},
-               "probe": _probe(loaded, model, state, args),
-               "pretrain_seconds": round(seconds, 2),
-               "clips_per_second": round(result.n_clips * params.epochs / max(seconds, 1e-9), 2)}
+               "probe": _probe(loaded, model, state, args)}
     write_text(args.metrics, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return 0
 

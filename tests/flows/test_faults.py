@@ -74,8 +74,21 @@ def _files(root: Path, outputs: list[Path]) -> dict[str, str]:
         paths = [root / output] if (root / output).is_file() else (root / output).rglob("*")
         for path in paths:
             if path.is_file() and not (path.name.startswith(".") and path.suffix == ".tmp"):
-                found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+                found[str(path.relative_to(root))] = _digest(path)
     return found
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 of a file; of a model's ``config.yaml`` without its ``lineage``, the run's own
+    Prefect id, which differs in every run by design: a killed run that wrote its whole config
+    leaves the new one, not a torn one (a torn YAML fails to parse here)."""
+    data = path.read_bytes()
+    if path.name == "config.yaml":
+        config = yaml.safe_load(data)
+        if isinstance(config, dict) and "lineage" in config:
+            config.pop("lineage")
+            data = yaml.safe_dump(config, sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()
 
 
 def _kill_point(root: Path, name: str, delay: float) -> Stage:

@@ -116,6 +116,15 @@ def test_writes_a_loadable_state_beside_its_config(corpus: dict[str, Path]) -> N
     assert not list(out.parent.glob(".*.tmp"))
 
 
+def test_a_rerun_writes_the_same_metrics_bytes(corpus: dict[str, Path]) -> None:
+    """No timing in the metrics: a run killed after writing them leaves what the rerun writes."""
+    metrics = corpus["root"] / "reports" / "metrics.json"
+    _run(corpus, PARAMS)
+    first = metrics.read_bytes()
+    _run(corpus, PARAMS)
+    assert metrics.read_bytes() == first
+
+
 def test_accept_keeps_and_records_the_overlap(corpus: dict[str, Path]) -> None:
     params = {**PARAMS, "pretrain": {**PARAMS["pretrain"], "on_overlap": "accept"}}
     _, config_path = _run(corpus, params, "--macro-identities", str(corpus["macro_ids"]),
