@@ -1,17 +1,22 @@
-"""Time and score leave-one-subject-out runs of params.yaml entries (LightmanNet, its ablations,
-the plain backbone, the baseline), with paired comparisons.
+"""Time and score leave-one-subject-out runs of any params.yaml entries (models and ablations:
+LightmanNet and its ablations, the plain backbones, the baseline), with paired comparisons.
 
 Usage (on the development corpus, ``mer dev --out dev --seed 1`` then its stages to
 ``validate_flow``; never on the reported corpus)::
 
-    .venv/bin/python benchmarks/lightman_benchmark.py --root dev \
+    .venv/bin/python benchmarks/loso_benchmark.py --root dev \
         --entries lightman lightman_no_aux lightman_no_meta micro_attention flow_logreg \
-        [--set second_order=true] [--seed 0] [--max-folds 16] [--threads 2] \
+        [--set second_order=true] [--set-trainer meta_auxiliary] [--hparam dropout=0.5] \
+        [--train epochs=30] [--seed 0] [--max-folds 16] [--threads 2] \
         [--label-noise 0.2] [--shots-per-class 2] [--out predictions.parquet]
 
 Each entry is resolved as `mer train` does (``mer.stages.train.make_job``: an ablation applied to
-its base; ``--set`` overrides ``trainer_options`` of the ``meta_auxiliary`` entries), pretrained
-on the macro clips if its entry says ``supervised_macro``, and trained on every fold (one seed).
+its base; ``--set`` overrides ``trainer_options`` of the entries trained by ``--set-trainer``,
+``meta_auxiliary`` by default; ``--hparam`` and ``--train`` override the hyper-parameters and the
+training config of every listed entry), pretrained on the macro clips if its entry says
+``supervised_macro`` (started from the MA2MI-pretrained parts of the pretrain stage's
+``models/pretrain/ma2mi.pt`` if it says ``checkpoint``, the rest initialised as the stage does),
+and trained on every fold (one seed).
 Prints per-entry wall and CPU seconds (pretraining included) and pooled UF1 / UAR, then the
 paired difference (subject bootstrap) of the first entry against each other one.
 """
@@ -31,17 +36,33 @@ from mer.config import load_params
 from mer.evaluation.paired import Pair, compare_entries
 from mer.evaluation.results import summarise
 from mer.models import create_model
-from mer.stages.train import TrainJob, labelled_subjects, load_features, make_job, \
-    predictions_frame
+from mer.models.miacnet import PRETRAINED_PREFIXES
+from mer.pretraining.transfer import complete_state
+from mer.stages.train import (
+    TrainJob,
+    labelled_subjects,
+    load_features,
+    make_job,
+    model_inputs,
+    predictions_frame,
+)
 from mer.training import FeatureSet, fit
 from mer.training.registry import get_trainer, resolve_options
 from mer.training.robustness import perturb_fold, restore_positions
 
 
-def run_entry(job: TrainJob, data: FeatureSet, macro: FeatureSet,
-              max_folds: int) -> pd.DataFrame:
-    """Pretrain if asked, run the folds of ``job`` (its one seed); return its predictions."""
+def run_entry(job: TrainJob, data: FeatureSet, macro: FeatureSet, max_folds: int,
+              checkpoint: Path, pretrain_seed: int) -> pd.DataFrame:
+    """Pretrain if asked (or, for ``pretrain.kind: checkpoint``, start from the MA2MI parts of
+    ``checkpoint``, the rest initialised with ``pretrain_seed`` as the pretrain stage does), run
+    the folds of ``job`` (its one seed); return its predictions."""
     init_state = None
+    if job.params.pretrain.kind == "checkpoint":
+        pretrained = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        model = create_model(job.params.name, **job.params.hparams)
+        init_state = complete_state(model, {k: v for k, v in pretrained.items()
+                                            if k.startswith(PRETRAINED_PREFIXES)},
+                                    seed=pretrain_seed)
     if job.params.pretrain.kind == "supervised_macro":
         config = job.config.model_copy(update={"epochs": job.params.pretrain.epochs,
                                                "lr": job.params.pretrain.lr})
@@ -59,13 +80,26 @@ def run_entry(job: TrainJob, data: FeatureSet, macro: FeatureSet,
     return predictions_frame(job, data, results, seed=job.config.seed)
 
 
+def _overridden(job: TrainJob, hparams: dict[str, Any], train: dict[str, Any]) -> TrainJob:
+    """``job`` with ``hparams`` and ``train`` (TrainConfig fields) over its own."""
+    params = job.params.model_copy(update={"hparams": {**job.params.hparams, **hparams}})
+    return TrainJob(job.entry, params, job.config.model_copy(update=train), job.options,
+                    job.seeds, job.folds, job.label_noise, job.shots_per_class)
+
+
 def main() -> None:
     """Parse the arguments, run each entry, print times, scores and paired differences."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="project (params.yaml, data)")
     parser.add_argument("--entries", nargs="+", default=["lightman"])
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="trainer_options overrides of the meta_auxiliary entries (YAML)")
+                        help="trainer_options overrides (YAML) of the entries of --set-trainer")
+    parser.add_argument("--set-trainer", default="meta_auxiliary",
+                        help="the trainer whose entries --set overrides")
+    parser.add_argument("--hparam", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="hparams overrides (YAML) of every entry")
+    parser.add_argument("--train", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="training config overrides (YAML) of every entry")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--max-folds", type=int, default=10_000, help="time only the first folds")
@@ -74,26 +108,36 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the pooled predictions (Parquet)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+    overrides, hparams, train = ({k: yaml.safe_load(v) for k, v in (item.split("=", 1)
+                                                                   for item in items)}
+                                 for items in (args.set, args.hparam, args.train))
     params = load_params(args.root / "params.yaml")
     flow = args.root / "data/processed/micro/flow.parquet"
-    data = load_features(flow, args.root / "data/processed/micro/flow")
+    jobs = {entry: _overridden(make_job(params, entry, labelled_subjects(flow), seeds=[args.seed]),
+                               hparams, train)
+            for entry in args.entries}
+    keys = sorted({key for job in jobs.values() for key in model_inputs(job.params)})
+    data = load_features(flow, args.root / "data/processed/micro/flow",
+                         args.root / "data/processed/au_text.parquet", keys=keys,
+                         sequence_dir=args.root / "data/processed/micro/sequence")
     macro = load_features(args.root / "data/processed/macro/flow.parquet",
                           args.root / "data/processed/macro/flow")
     print(f"{len(data)} micro clips, {len(set(data.subjects))} subjects, {len(macro)} macro "
-          f"clips, {args.threads} torch threads, overrides {overrides}", flush=True)
+          f"clips, {args.threads} torch threads, overrides {overrides} {hparams} {train}",
+          flush=True)
     frames, lines = [], []
     for entry in args.entries:
-        job = make_job(params, entry, labelled_subjects(flow), seeds=[args.seed])
-        if job.params.trainer == "meta_auxiliary" and overrides:
-            options: dict[str, Any] = {**job.options.model_dump(), **overrides}
+        job = jobs[entry]
+        if job.params.trainer == args.set_trainer and overrides:
+            options: dict[str, Any] = {**job.options.model_dump(by_alias=True), **overrides}
             job = TrainJob(job.entry, job.params, job.config,
-                           resolve_options("meta_auxiliary", options), job.seeds, job.folds,
+                           resolve_options(job.params.trainer, options), job.seeds, job.folds,
                            job.label_noise, job.shots_per_class)
         job = TrainJob(job.entry, job.params, job.config, job.options, job.seeds, job.folds,
                        args.label_noise, args.shots_per_class)
         wall, cpu = time.perf_counter(), time.process_time()
-        frame = run_entry(job, data, macro, args.max_folds)
+        frame = run_entry(job, data, macro, args.max_folds,
+                          args.root / "models/pretrain/ma2mi.pt", params.pretrain.seed)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         frames.append(frame)
         scores = summarise(frame, n_resamples=10)[entry]["all"]

@@ -1,0 +1,70 @@
+"""How much of the class does each input carry? A linear probe of the flow stage's outputs.
+
+Usage (a project whose flow stage has run; the development corpus to choose settings)::
+
+    .venv/bin/python benchmarks/sequence_probe.py --root dev
+
+For each input, leave-one-subject-out logistic regression (scikit-learn, class-balanced, C = 1,
+features standardised on the training subjects) on the maps pooled to ``--grid`` x ``--grid``
+(bilinear, antialiased); prints the pooled UF1. Inputs: the onset -> apex flow (u, v) that
+``flow_logreg`` reads, and the sequence flows (``flow.sequence_frames``: all K - 1 fields, and
+their mean over time) as the flow stage wrote them with the project's ``flow`` params.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from mer.evaluation.metrics import uf1
+from mer.models.base import resize
+from mer.stages.train import load_features
+from mer.training import FeatureSet
+
+
+def pooled(maps: torch.Tensor, grid: int) -> np.ndarray:
+    """``(N, C, H, W)`` maps -> ``(N, C * grid * grid)`` features (resized as models resize)."""
+    return resize(maps, grid).flatten(1).numpy()
+
+
+def loso_uf1(features: np.ndarray, data: FeatureSet) -> float:
+    """Pooled UF1 of LOSO logistic regression on ``features`` ``(N, D)``."""
+    labels = data.labels.numpy()
+    predicted = np.zeros_like(labels)
+    for subject in np.unique(data.subjects):
+        test = data.subjects == subject
+        scaler = StandardScaler().fit(features[~test])
+        model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000)
+        model.fit(scaler.transform(features[~test]), labels[~test])
+        predicted[test] = model.predict(scaler.transform(features[test]))
+    return uf1(labels, predicted, 3)
+
+
+def main() -> None:
+    """Probe each input of ``--root`` and print its UF1."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("."), help="project")
+    parser.add_argument("--grid", type=int, default=8, help="cells per side of the pooling")
+    args = parser.parse_args()
+    micro = args.root / "data/processed/micro"
+    data = load_features(micro / "flow.parquet", micro / "flow", keys=("flow", "flows"),
+                         sequence_dir=micro / "sequence")
+    flows = data.inputs["flows"]  # (N, 2, K - 1, S, S)
+    n, _, steps, side, _ = flows.shape
+    inputs = {
+        "onset -> apex flow (u, v)": data.inputs["flow"][:, :2],
+        f"sequence flows, all {steps} fields": flows.reshape(n, 2 * steps, side, side),
+        "sequence flows, mean over time": flows.mean(dim=2),
+    }
+    print(f"{n} clips, {len(set(data.subjects))} subjects, sequences {tuple(flows.shape[1:])}")
+    for name, maps in inputs.items():
+        print(f"{name:>34}: UF1 {loso_uf1(pooled(maps, args.grid), data):.3f}")
+
+
+if __name__ == "__main__":
+    main()
