@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from collections.abc import Sequence
 
+from mer.lineage.environment import CPU_BASELINE, has_avx2  # stdlib only: numpy is not imported
+
 #: command -> (module with ``main(argv) -> int``, or ``module:function``; one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("mer.stages.synth", "generate the embedded default corpus (offline, deterministic)"),
@@ -58,33 +60,6 @@ ENVIRONMENT_DEFAULTS: dict[str, str] = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "PREFECT_LOGGING_EXTRA_LOGGERS": "mer",
 }
-
-
-#: Each numeric library held to one x86-64 AVX2 code path, whatever more the CPU has: numpy's
-#: SIMD loops, OpenBLAS's kernels (numpy's and scipy's copies; one core type, not the detected
-#: one), PyTorch's kernels, oneDNN's and MKL's. Their AVX-512 and per-core paths round
-#: differently: measured, the embedded corpus came out different in 725 of its 8,864 files on a
-#: CPU with AVX-512, and with it every reported number (docs/experiments.md). Set before any of
-#: them is imported; read once per process.
-CPU_BASELINE: dict[str, str] = {
-    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
-    "OPENBLAS_CORETYPE": "Haswell",
-    "ATEN_CPU_CAPABILITY": "avx2",
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "MKL_CBWR": "AVX2",
-}
-
-
-def has_avx2(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether the CPU has AVX2 and FMA, from the flags in ``cpuinfo`` (False when it cannot be
-    read: another OS, or no such CPU; then :data:`CPU_BASELINE` is not set)."""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags")), [])
-    return {"avx2", "fma"} <= set(flags)
 
 
 def set_environment() -> None:

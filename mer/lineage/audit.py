@@ -113,6 +113,7 @@ class AuditReport:
             "git": asdict(self.environment.git),
             "python": self.environment.python,
             "packages": self.environment.packages,
+            "cpu_paths": self.environment.cpu_paths,
             "metrics": [asdict(m) for m in self.metrics],
             "lineages": {
                 key: {"stages": list(lineage.stages), "runs": lineage.runs,
@@ -256,6 +257,7 @@ def format_text(report: AuditReport) -> str:
         lines.append(f"git: none ({git.error})")
     packages = ", ".join(f"{k} {v}" for k, v in report.environment.packages.items() if v)
     lines.append(f"python {report.environment.python}; {packages}")
+    lines.append(f"CPU code paths: {report.environment.cpu_summary()}")
     if not report.verified:
         lines.append("check: NOT RUN (hashes as recorded in dvc.lock, not compared with the disk)")
     elif report.ok:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from dataclasses import dataclass, field
@@ -29,6 +30,33 @@ NUMERIC_PACKAGES: Final[dict[str, tuple[str, ...]]] = {
     "pyarrow": ("pyarrow",),  # writes every table (Parquet bytes)
 }
 
+#: Each numeric library held to one x86-64 AVX2 code path, whatever more the CPU has: numpy's
+#: SIMD loops, OpenBLAS's kernels (numpy's and scipy's copies; one core type, not the detected
+#: one), PyTorch's kernels, oneDNN's and MKL's. Their AVX-512 and per-core paths round
+#: differently: measured, the embedded corpus came out different in 725 of its 8,864 files on a
+#: CPU with AVX-512, and with it every reported number (docs/experiments.md). Set before any of
+#: them is imported (the ``mer`` command sets them first); read once per process.
+CPU_BASELINE: Final[dict[str, str]] = {
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_CBWR": "AVX2",
+}
+
+
+def has_avx2(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU has AVX2 and FMA, from the flags in ``cpuinfo`` (False when it cannot be
+    read: another OS, or no such CPU; then :data:`CPU_BASELINE` is not set)."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("flags")), [])
+    return {"avx2", "fma"} <= set(flags)
+
+
 _GIT_TIMEOUT_S: Final[float] = 30.0
 _MAX_LISTED: Final[int] = 20
 
@@ -54,11 +82,19 @@ class GitState:
 
 @dataclass(frozen=True)
 class Environment:
-    """Git state, Python and the numeric packages' versions (None: not installed)."""
+    """Git state, Python, the numeric packages' versions (None: not installed) and the
+    :data:`CPU_BASELINE` variables as this process has them (None: unset, the CPU's own paths)."""
 
     git: GitState
     python: str
     packages: dict[str, str | None] = field(default_factory=dict)
+    cpu_paths: dict[str, str | None] = field(default_factory=dict)
+
+    def cpu_summary(self) -> str:
+        """The CPU code paths in one line: ``KEY=value`` for each variable set, or "the CPU's
+        own" when none is (another CPU may then compute other bytes)."""
+        chosen = [f"{k}={v}" for k, v in self.cpu_paths.items() if v is not None]
+        return ", ".join(chosen) if chosen else "the CPU's own (no CPU_BASELINE variable set)"
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -103,5 +139,7 @@ def package_versions(packages: dict[str, tuple[str, ...]] | None = None) -> dict
 
 
 def environment(root: str | Path) -> Environment:
-    """The git state of ``root``, the Python version and :data:`NUMERIC_PACKAGES` versions."""
-    return Environment(git_state(root), platform.python_version(), package_versions())
+    """The git state of ``root``, the Python version, :data:`NUMERIC_PACKAGES` versions and the
+    :data:`CPU_BASELINE` variables."""
+    return Environment(git_state(root), platform.python_version(), package_versions(),
+                       {key: os.environ.get(key) for key in CPU_BASELINE})

@@ -249,6 +249,7 @@ def lineage_section(lineage: AuditReport | None, note: str) -> str:
         ["dvc.lock committed in", f"<code>{esc(git.lock_commit or 'no commit')}</code>"],
         ["check", esc(check)],
         ["python, packages", esc(f"{lineage.environment.python}; {packages}")],
+        ["CPU code paths", esc(lineage.environment.cpu_summary())],
     ], raw=True))
     for key in sorted(lineage.lineages):
         item = lineage.lineages[key]

@@ -11,6 +11,7 @@ import yaml
 
 from mer.data.errors import DataError
 from mer.lineage import audit_metrics, format_text
+from mer.lineage.environment import CPU_BASELINE
 from mer.stages import audit as audit_stage
 
 
@@ -76,6 +77,7 @@ def test_json_structure(project: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert payload["git"]["dirty"] is False
     assert payload["packages"]["numpy"]
     assert set(payload["packages"]) >= {"torch", "numpy", "kornia", "dlib", "opencv"}
+    assert set(payload["cpu_paths"]) == set(CPU_BASELINE)  # each as this process has it
     metric = payload["metrics"][0]
     assert set(metric) == {"model", "dataset", "metric", "value", "stage", "lineage"}
     lineage = payload["lineages"][metric["lineage"]]
