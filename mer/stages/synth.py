@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,8 +14,15 @@ from mer.config import SynthParams, load_params
 logger = logging.getLogger(__name__)
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS has one, else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse ``--out`` and ``--seed``."""
+    """Parse ``--out``, ``--overwrite``, ``--seed``, ``--params`` and ``--workers``."""
     parser = argparse.ArgumentParser(
         prog="mer synth",
         description="Generate, offline and deterministically, a micro-expression corpus in the "
@@ -28,6 +36,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         "default: synth.seed of --params, else 0")
     parser.add_argument("--params", type=Path,
                         help="params.yaml: take synth.seed and the synth.config overrides")
+    parser.add_argument("--workers", type=int, default=available_cpus(),
+                        help="processes rendering subjects side by side (the bytes do not depend "
+                        "on it); default: the CPUs this process may use, as the stage runs alone")
     return parser.parse_args(argv)
 
 
@@ -43,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TypeError as error:
         raise ValueError(f"params synth.config: {error}") from error
     started = time.perf_counter()
-    summary = generate(args.out, seed, config, overwrite=args.overwrite, progress=True)
+    summary = generate(args.out, seed, config, overwrite=args.overwrite, progress=True,
+                       workers=args.workers)
     logger.info("synthetic corpus in %s: %s (%.1f s)", args.out, summary,
                 time.perf_counter() - started)
     return 0
