@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from collections.abc import Sequence
 
-from mer.lineage.environment import CPU_BASELINE, has_avx2  # stdlib only: numpy is not imported
+from mer.lineage.environment import hold_cpu_paths  # stdlib only: numpy is not imported yet
 
 #: command -> (module with ``main(argv) -> int``, or ``module:function``; one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -63,11 +63,12 @@ ENVIRONMENT_DEFAULTS: dict[str, str] = {
 
 
 def set_environment() -> None:
-    """Fill in the offline defaults and, on an AVX2 CPU, :data:`CPU_BASELINE` (a variable the
-    user set is kept); keep Prefect's home in the working directory's .prefect."""
-    defaults = {**ENVIRONMENT_DEFAULTS, **(CPU_BASELINE if has_avx2() else {})}
-    for key, value in defaults.items():
+    """Fill in the offline defaults and the CPU code paths
+    (:func:`mer.lineage.environment.hold_cpu_paths`; a variable the user set is kept); keep
+    Prefect's home in the working directory's .prefect."""
+    for key, value in ENVIRONMENT_DEFAULTS.items():
         os.environ.setdefault(key, value)
+    hold_cpu_paths()
     os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
 
 

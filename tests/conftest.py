@@ -7,7 +7,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+from mer.lineage.environment import hold_cpu_paths
+
+hold_cpu_paths()  # before numpy and torch load: the test process computes as `mer` processes do
+
+import numpy as np  # noqa: E402
 import pandas as pd
 import pytest
 

@@ -9,32 +9,41 @@ import sys
 import pytest
 
 from mer import cli
+from mer.lineage.environment import CPU_BASELINE, has_avx2
+
+#: The module (``mer.lineage.environment`` as an attribute is the function of that name).
+ENVIRONMENT_MODULE = sys.modules["mer.lineage.environment"]
+
+
+def _clear_cpu_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove the CPU variables for one test; monkeypatch puts back what was there."""
+    for key in CPU_BASELINE:
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
 
 
 def test_set_environment_holds_an_avx2_cpu_to_the_baseline_and_keeps_what_the_user_set(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in cli.CPU_BASELINE:
-        monkeypatch.delenv(key, raising=False)
+    _clear_cpu_paths(monkeypatch)
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx512")
-    monkeypatch.setattr(cli, "has_avx2", lambda: True)
+    monkeypatch.setattr(ENVIRONMENT_MODULE, "has_avx2", lambda: True)
     cli.set_environment()
 
     assert os.environ["ATEN_CPU_CAPABILITY"] == "avx512"
-    for key, value in cli.CPU_BASELINE.items():
+    for key, value in CPU_BASELINE.items():
         if key != "ATEN_CPU_CAPABILITY":
             assert os.environ[key] == value
 
 
 def test_set_environment_sets_no_baseline_without_avx2(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in cli.CPU_BASELINE:
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setattr(cli, "has_avx2", lambda: False)
+    _clear_cpu_paths(monkeypatch)
+    monkeypatch.setattr(ENVIRONMENT_MODULE, "has_avx2", lambda: False)
     cli.set_environment()
 
-    assert not set(cli.CPU_BASELINE) & set(os.environ)
+    assert not set(CPU_BASELINE) & set(os.environ)
 
 
-@pytest.mark.skipif(not cli.has_avx2(), reason="needs an x86-64 CPU with AVX2 and FMA")
+@pytest.mark.skipif(not has_avx2(), reason="needs an x86-64 CPU with AVX2 and FMA")
 def test_a_mer_process_runs_torch_and_numpy_on_the_avx2_paths() -> None:
     """Set before the imports, the baseline holds torch to AVX2 and numpy below x86-64-v4 even on
     a CPU with AVX-512 (where the process would otherwise pick those paths)."""

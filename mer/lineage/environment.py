@@ -57,6 +57,14 @@ def has_avx2(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return {"avx2", "fma"} <= set(flags)
 
 
+def hold_cpu_paths() -> None:
+    """Set the :data:`CPU_BASELINE` variables this process does not have yet, on a CPU with AVX2
+    (:func:`has_avx2`); call it before numpy or torch is imported, as they read them once."""
+    if has_avx2():
+        for key, value in CPU_BASELINE.items():
+            os.environ.setdefault(key, value)
+
+
 _GIT_TIMEOUT_S: Final[float] = 30.0
 _MAX_LISTED: Final[int] = 20
 
