@@ -11,7 +11,7 @@ from mer.lineage.environment import hold_cpu_paths
 
 hold_cpu_paths()  # before numpy and torch load: the test process computes as `mer` processes do
 
-import numpy as np  # noqa: E402
+import numpy as np
 import pandas as pd
 import pytest
 
