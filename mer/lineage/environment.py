@@ -1,4 +1,5 @@
-"""Where a number was computed: the git commit of the code and the versions that can move it."""
+"""Where a number was computed: the git commit of the code, the versions that can move it and the
+CPU code paths the numeric libraries were held to."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ NUMERIC_PACKAGES: Final[dict[str, tuple[str, ...]]] = {
 #: SIMD loops, OpenBLAS's kernels (numpy's and scipy's copies; one core type, not the detected
 #: one), PyTorch's kernels, oneDNN's and MKL's. Their AVX-512 and per-core paths round
 #: differently: measured, the embedded corpus came out different in 725 of its 8,864 files on a
-#: CPU with AVX-512, and with it every reported number (docs/experiments.md). Set before any of
+#: CPU with AVX-512, and with it every reported number (docs/faults.md). Set before any of
 #: them is imported (the ``mer`` command sets them first); read once per process.
 CPU_BASELINE: Final[dict[str, str]] = {
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
