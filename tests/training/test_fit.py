@@ -136,8 +136,16 @@ def test_deterministic_algorithms_restores_the_previous_setting(warn_only: bool)
 
 
 def test_fits_in_two_threads_give_the_sequential_weights(toy: FeatureSet) -> None:
+    """Two fits side by side on Python threads, each with one torch thread as every training
+    stage runs (``runtime.threads: 1``): with ``MKL_CBWR`` (tests/conftest.py) MKL's sums are
+    reproducible for a fixed thread count, and two fits sharing a larger pool change it."""
     configs = [TrainConfig(epochs=2, batch_size=16, lr=1e-2, device="cpu", seed=s) for s in (1, 2)]
-    alone = [_state_bytes(fit(create_model("ststnet"), toy, c).state_dict) for c in configs]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        together = list(pool.map(lambda c: fit(create_model("ststnet"), toy, c), configs))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = [_state_bytes(fit(create_model("ststnet"), toy, c).state_dict) for c in configs]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            together = list(pool.map(lambda c: fit(create_model("ststnet"), toy, c), configs))
+    finally:
+        torch.set_num_threads(threads)
     assert [_state_bytes(r.state_dict) for r in together] == alone
