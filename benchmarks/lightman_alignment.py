@@ -63,12 +63,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from flows.train import pretrain_macro
 from mer.config import Params, load_params
 from mer.models import create_model
 from mer.stages.train import TrainJob, labelled_subjects, load_features, make_job, predictions_frame
-from mer.synth.generate import SynthConfig, _identity_ids, _plans
-from mer.synth.subjects import make_identity
-from mer.training import FeatureSet, fit, meta_auxiliary
+from mer.synth.generate import SynthConfig, plan_corpus
+from mer.training import FeatureSet, meta_auxiliary
 from mer.training.alignment import MotionAligner, motion_maps
 from mer.training.config import resolve_device
 from mer.training.episodes import sample_episode
@@ -198,8 +198,7 @@ def warped_losses(learner: EpisodeLearner, test: dict[str, Tensor], micro_maps: 
 def synthetic_action_units(seed: int, overrides: dict) -> dict[str, frozenset[str]]:
     """Clip id (``<dataset>/<subject>/<clip>`` as the flow tables spell it) -> its AU numbers
     (sides dropped), from the plan ``mer synth`` follows for ``seed`` and the config overrides."""
-    config = SynthConfig(**overrides)
-    plans = _plans(config, seed, {i: make_identity(i, seed) for i in _identity_ids(config)})
+    _, plans = plan_corpus(SynthConfig(**overrides), seed)
     units = {}
     for plan in plans:
         key = (f"ckplus/{plan.subject}/{plan.subject}_{plan.clip}" if plan.dataset == "ck"
@@ -252,15 +251,6 @@ def adaptation_gains(learner: EpisodeLearner, episodes: int) -> tuple[float, flo
             row.append(float(learner.losses(fast, query, augmented=False)[0].detach()))
         losses.append(row)
     return tuple(np.mean(losses, axis=0))
-
-
-def init_state_of(job: TrainJob, macro: FeatureSet) -> dict[str, Tensor] | None:
-    """The backbone's start: supervised macro pretraining if its entry says so, else None."""
-    if job.params.pretrain.kind != "supervised_macro":
-        return None
-    config = job.config.model_copy(update={"epochs": job.params.pretrain.epochs,
-                                           "lr": job.params.pretrain.lr})
-    return fit(create_model(job.params.name, **job.params.hparams), macro, config).state_dict
 
 
 def diagnose(job: TrainJob, data: FeatureSet, macro: FeatureSet, init_state: dict | None,
@@ -358,7 +348,8 @@ def measure(args: argparse.Namespace, params: Params, job: TrainJob, data: Featu
     if args.synth_aus:
         print_by_action_units(data, macro, grid,
                               synthetic_action_units(params.synth.seed, params.synth.config))
-    init_state = init_state_of(job, macro)
+    init_state = (pretrain_macro.fn(job, macro)  # the train flow's, outside Prefect
+                  if job.params.pretrain.kind == "supervised_macro" else None)
     if args.max_folds:
         diagnose(job, data, macro, init_state, criterion, args.max_folds, args.episodes)
     if args.loso_out is not None:
