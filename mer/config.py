@@ -26,6 +26,11 @@ CorpusFormat = Literal["casme2", "samm", "smic", "casme3", "mmew", "ckplus"]
 #: sample (the onset), so flow j is onset -> sample j + 1; or the sample before (j -> j + 1).
 FlowReference = Literal["onset", "previous"]
 
+#: Where a clip sequence's K samples fall (``flow.sequence_sampling``): evenly from the onset to
+#: the offset; or evenly from the onset to the apex (samples 0..K // 2, the apex last) and then
+#: evenly after it to the offset, so sample K // 2 is the apex of every clip.
+SequenceSampling = Literal["even", "apex"]
+
 
 def _distinct(seeds: tuple[int, ...]) -> tuple[int, ...]:
     if len(set(seeds)) != len(seeds):
@@ -166,11 +171,13 @@ class FlowParams(TVL1Params):
     max_magnitude: float = Field(default=20.0, gt=0)  # gate: larger mean flow (px) is an error
     apex_spotter: Literal["max_difference", "middle", "rigid_residual", "rigid_fit"] = "rigid_fit"
     # clip sequences (attr_contrastive): K aligned crops from onset to offset and the K - 1 flows
-    # to each later one from the onset or from the one before (FlowReference),
-    # solved on the aligned frames and stored at sequence_size px; 0 frames = no sequence folder
+    # to each later one from the onset or from the one before (FlowReference), sampled as
+    # SequenceSampling says, solved on the aligned frames and stored at sequence_size px;
+    # 0 frames = no sequence folder
     sequence_frames: int = Field(default=0, ge=0)
     sequence_size: int = Field(default=32, ge=16)
     sequence_reference: FlowReference = "onset"
+    sequence_sampling: SequenceSampling = "even"
 
     @model_validator(mode="after")
     def _one_pair_at_least(self) -> FlowParams:

@@ -8,21 +8,44 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mer.config import FlowReference
+from mer.config import FlowReference, SequenceSampling
 from mer.flow.features import to_grey
 from mer.flow.params import TVL1Params
 from mer.flow.tvl1 import tvl1_flow
 
-__all__ = ["sequence_crops", "sequence_flows", "sequence_positions"]
+__all__ = ["clip_positions", "sequence_crops", "sequence_flows", "sequence_positions"]
 
 
-def sequence_positions(onset: int, offset: int, k: int) -> list[int]:
-    """``k`` frame indices evenly spaced from ``onset`` to ``offset``, both included.
+def sequence_positions(onset: int, offset: int, k: int, apex: int | None = None) -> list[int]:
+    """``k`` frame indices from ``onset`` to ``offset``, both included.
 
-    ``round(onset + j * (offset - onset) / (k - 1))``, j = 0..k-1: non-decreasing, with repeats
-    when the clip has fewer than ``k`` frames from onset to offset (so every clip has K samples).
+    Without ``apex``: evenly spaced, ``round(onset + j * (offset - onset) / (k - 1))``, j =
+    0..k-1. With ``apex`` (``onset <= apex <= offset``): samples 0..k // 2 evenly spaced from
+    the onset to the apex and the other ``k - k // 2 - 1`` evenly spaced after the apex up to the
+    offset, so sample ``k // 2`` is the apex and the time axis of every clip is aligned by phase
+    (rise, then fall). Non-decreasing either way, with repeats when the clip has fewer frames than
+    samples (so every clip has K samples).
+
+    Raises:
+        ValueError: if ``apex`` is outside ``[onset, offset]``.
     """
-    return [int(i) for i in np.rint(np.linspace(onset, offset, k))]
+    if apex is None:
+        return [int(i) for i in np.rint(np.linspace(onset, offset, k))]
+    if not onset <= apex <= offset:
+        raise ValueError(f"apex index {apex} is outside the sequence [{onset}, {offset}]")
+    rise = np.linspace(onset, apex, k // 2 + 1)
+    fall = np.linspace(apex, offset, k - k // 2)[1:]
+    return [int(i) for i in np.rint(np.concatenate([rise, fall]))]
+
+
+def clip_positions(onset: int, apex: int, offset: int, k: int,
+                   sampling: SequenceSampling) -> list[int]:
+    """The ``k`` frame indices of one clip's sequence, sampled as ``sampling`` says
+    (:func:`sequence_positions`, with the apex for ``"apex"``); the sequence ends at the offset,
+    or at the apex when that comes later."""
+    if sampling == "apex":
+        return sequence_positions(onset, max(offset, apex, onset), k, apex=apex)
+    return sequence_positions(onset, max(offset, onset), k)
 
 
 def sequence_crops(frames: np.ndarray, positions: Sequence[int], size: int) -> np.ndarray:

@@ -89,6 +89,9 @@ class AttrContrastiveNet(MerModel):
             pool_grid`` cells in space (:func:`mer.models.base.grid_pool`; 1 = global pooling).
         rgb: with the RGB stream (the paper's two streams); False: the flow stream alone, and
             the model reads only ``"flows"``.
+        centre_flows: subtract from each flow field its mean over the face (per clip, time step
+            and channel), so a translation of the whole head between the onset and a later
+            sample is removed before the network sees the field (ours; docs/attr_contrastive.md).
 
     Inputs: ``"flows"`` ``(B, 2, K - 1, H, W)`` (u, v in pixels) and, with ``rgb``, ``"frames"``
     ``(B, 3, K, H, W)`` RGB in [0, 1]. Embedding: ``(B, embed_dim)``; :meth:`project` of it: ``(B, text_dim)``
@@ -106,6 +109,7 @@ class AttrContrastiveNet(MerModel):
         dropout: float = 0.0,
         pool_grid: int = 1,
         rgb: bool = True,
+        centre_flows: bool = False,
     ) -> None:
         widths = tuple(int(w) for w in widths)
         if input_size < 16:
@@ -124,6 +128,7 @@ class AttrContrastiveNet(MerModel):
         self.input_keys = ("frames", "flows") if rgb else ("flows",)  # type: ignore[misc]
         super().__init__(input_size)
         self.text_dim = text_dim
+        self.centre_flows = centre_flows
         self.rgb = Stream3d(INPUT_CHANNELS["frames"], widths, pool_grid) if rgb else None
         self.motion = Stream3d(INPUT_CHANNELS["flows"], widths, pool_grid)
         streams = 2 if rgb else 1
@@ -134,7 +139,10 @@ class AttrContrastiveNet(MerModel):
 
     def embed(self, inputs: dict[str, Tensor]) -> Tensor:
         """Map standardised frames and flows to the fused ``(B, embed_dim)`` embedding."""
-        motion = self.motion(inputs["flows"])
+        flows = inputs["flows"]
+        if self.centre_flows:
+            flows = flows - flows.mean(dim=(3, 4), keepdim=True)
+        motion = self.motion(flows)
         if self.rgb is None:
             return self.fuse(motion)
         return self.fuse(torch.cat([self.rgb(inputs["frames"]), motion], dim=1))

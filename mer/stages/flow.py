@@ -31,7 +31,7 @@ from tqdm import tqdm
 from mer.config import FlowParams, TVL1Params
 from mer.data.atomic import atomic_path
 from mer.flow.features import ClipFlow, ClipInput, clip_flows, to_grey
-from mer.flow.sequence import sequence_crops, sequence_flows, sequence_positions
+from mer.flow.sequence import clip_positions, sequence_crops, sequence_flows
 
 FLOW_SCHEMA = pa.schema([
     pa.field("dataset", pa.string(), nullable=False),
@@ -103,17 +103,18 @@ def save_sequence(path: Path, crops: np.ndarray, flows: np.ndarray,
                             frame_numbers=np.asarray(frame_numbers, dtype=np.int32))
 
 
-def write_sequences(chunk: list[dict[str, Any]], items: list[ClipInput], sequence_dir: Path,
-                     params: FlowParams) -> None:
+def write_sequences(chunk: list[dict[str, Any]], items: list[ClipInput], results: list[ClipFlow],
+                    sequence_dir: Path, params: FlowParams) -> None:
     """Sample, crop, solve and write the sequences of one chunk of clips (``chunk``: their
-    clip-table rows; ``items``: their aligned frames and onsets, :func:`clip_input`)."""
+    clip-table rows; ``items``: their aligned frames and onsets, :func:`clip_input`; ``results``:
+    their onset -> apex flows, whose apex ``flow.sequence_sampling: apex`` samples)."""
     positions = []
-    for clip, item in zip(chunk, items, strict=True):
+    for clip, item, result in zip(chunk, items, results, strict=True):
         numbers = list(clip["frame_numbers"])
         offset = numbers.index(clip["offset"]) if clip.get("offset") in numbers \
             else len(numbers) - 1  # no offset among the frames: the clip's last frame
-        positions.append(sequence_positions(item.onset_index, max(offset, item.onset_index),
-                                            params.sequence_frames))
+        positions.append(clip_positions(item.onset_index, result.apex_index, offset,
+                                        params.sequence_frames, params.sequence_sampling))
     crops = [sequence_crops(item.frames, pos, params.sequence_size)
              for item, pos in zip(items, positions, strict=True)]
     flows = sequence_flows([item.frames for item in items], positions, params.solver(),
@@ -153,7 +154,7 @@ def compute_flow(clips: pa.Table, faces: pa.Table, faces_dir: Path, out_dir: Pat
                           offsets[k] if offsets is not None else None)
                 rows.append(flow_row(clip, item, result))
             if params.sequence_frames and sequence_dir is not None:
-                write_sequences(chunk, items, sequence_dir, params)
+                write_sequences(chunk, items, results, sequence_dir, params)
             progress.update(len(chunk))
     return pa.Table.from_pylist(rows, schema=FLOW_SCHEMA)
 

@@ -97,16 +97,18 @@ def clip_inputs(frames: list[np.ndarray], onset: int, apex: int | None, params: 
               "apex": torch.from_numpy(grey[flow.apex_index][None, None].copy()),
               "onset": torch.from_numpy(grey[flow.onset_index][None, None].copy())}
     if params.flow.sequence_frames:
-        inputs |= _sequence_inputs(aligned.frames, flow.onset_index, params)
+        inputs |= _sequence_inputs(aligned.frames, flow.onset_index, flow.apex_index, params)
     return inputs, flow.onset_index, flow.apex_index, flow.apex_estimated
 
 
-def _sequence_inputs(frames: np.ndarray, onset: int, params: Params) -> dict[str, torch.Tensor]:
+def _sequence_inputs(frames: np.ndarray, onset: int, apex: int,
+                     params: Params) -> dict[str, torch.Tensor]:
     """``frames`` (1, 3, K, S, S) and ``flows`` (1, 2, K - 1, S, S) as the flow stage samples
     them, from the onset to the clip's last frame (a clip given here has no offset)."""
-    from mer.flow.sequence import sequence_crops, sequence_flows, sequence_positions  # noqa: PLC0415
+    from mer.flow.sequence import clip_positions, sequence_crops, sequence_flows  # noqa: PLC0415
 
-    positions = sequence_positions(onset, len(frames) - 1, params.flow.sequence_frames)
+    positions = clip_positions(onset, apex, len(frames) - 1, params.flow.sequence_frames,
+                               params.flow.sequence_sampling)
     crops = sequence_crops(np.asarray(frames), positions, params.flow.sequence_size)
     (flows,) = sequence_flows([np.asarray(frames)], [positions], params.flow.solver(),
                               params.flow.batch_size, size=params.flow.sequence_size,

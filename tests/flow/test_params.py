@@ -34,7 +34,7 @@ def test_the_flow_stage_params_are_the_solver_params_and_its_own() -> None:
     assert stage.solver() == TVL1Params(lambda_=0.3)
     assert set(FlowParams.model_fields) - set(TVL1Params.model_fields) == {
         "batch_size", "apex_to_offset", "max_magnitude", "apex_spotter", "sequence_frames",
-        "sequence_size", "sequence_reference"}
+        "sequence_size", "sequence_reference", "sequence_sampling"}
 
 
 @pytest.mark.parametrize(

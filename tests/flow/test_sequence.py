@@ -9,7 +9,7 @@ import torch
 from scipy import ndimage
 
 from mer.flow import TVL1Params, tvl1_flow
-from mer.flow.sequence import sequence_crops, sequence_flows, sequence_positions
+from mer.flow.sequence import clip_positions, sequence_crops, sequence_flows, sequence_positions
 
 SIZE = 48
 TINY = TVL1Params(nscales=3, warps=2, inner_iterations=10, outer_iterations=2)
@@ -34,6 +34,28 @@ def test_positions_span_onset_to_offset_and_repeat_in_short_clips() -> None:
     assert sequence_positions(2, 16, 8) == [2, 4, 6, 8, 10, 12, 14, 16]
     assert sequence_positions(0, 3, 6) == [0, 1, 1, 2, 2, 3]  # fewer frames than K: repeats
     assert sequence_positions(5, 5, 3) == [5, 5, 5]
+
+
+def test_apex_sampling_puts_the_apex_at_sample_k_over_2() -> None:
+    assert sequence_positions(2, 30, 8, apex=10) == [2, 4, 6, 8, 10, 17, 23, 30]
+    assert sequence_positions(0, 4, 9, apex=1) == [0, 0, 0, 1, 1, 2, 2, 3, 4]  # repeats
+    assert sequence_positions(0, 6, 2, apex=3) == [0, 3]  # K = 2: the onset and the apex
+    for k in range(2, 12):
+        positions = sequence_positions(3, 40, k, apex=21)
+        assert len(positions) == k and positions[k // 2] == 21
+        assert positions == sorted(positions) and positions[0] == 3
+
+
+def test_an_apex_outside_the_sequence_is_refused() -> None:
+    with pytest.raises(ValueError, match="apex index 12 is outside the sequence"):
+        sequence_positions(2, 10, 8, apex=12)
+
+
+def test_clip_positions_follow_the_sampling_and_reach_a_late_apex() -> None:
+    assert clip_positions(2, 10, 16, 8, "even") == sequence_positions(2, 16, 8)
+    assert clip_positions(2, 10, 16, 8, "apex") == sequence_positions(2, 16, 8, apex=10)
+    assert clip_positions(0, 12, 9, 3, "apex") == [0, 12, 12]  # apex after the offset
+    assert clip_positions(4, 6, 3, 3, "even") == [4, 4, 4]  # offset before the onset
 
 
 def test_crops_are_resized_rgb(clip) -> None:

@@ -14,7 +14,7 @@ def test_it_is_registered_with_its_defaults() -> None:
     assert "attr_contrastive" in list_models()
     assert default_hparams("attr_contrastive") == {
         "input_size": 32, "widths": (16, 32, 64), "embed_dim": 128, "text_dim": 384,
-        "dropout": 0.0, "pool_grid": 1, "rgb": True}
+        "dropout": 0.0, "pool_grid": 1, "rgb": True, "centre_flows": False}
     assert isinstance(create_model("attr_contrastive"), AttrContrastiveNet)
 
 
@@ -32,6 +32,16 @@ def test_logits_embedding_and_projection_shapes(model_inputs, hparams: dict, emb
     projected = model.project(embedding)
     assert projected.shape == (5, text_dim)
     assert torch.allclose(projected.norm(dim=1), torch.ones(5), atol=1e-5)
+
+
+def test_centred_flows_ignore_a_translation_of_the_whole_head(model_inputs) -> None:
+    torch.manual_seed(0)
+    inputs = model_inputs(4, 32)
+    moved = inputs | {"flows": inputs["flows"] + torch.tensor([0.7, -0.4]).view(1, 2, 1, 1, 1)}
+    centred = create_model("attr_contrastive", rgb=False, centre_flows=True).eval()
+    assert torch.allclose(centred(moved), centred(inputs), atol=1e-5)
+    plain = create_model("attr_contrastive", rgb=False).eval()
+    assert not torch.allclose(plain(moved), plain(inputs), atol=1e-3)
 
 
 def test_it_reads_the_sequences_only() -> None:

@@ -28,17 +28,31 @@ def _blob_clip(n: int = 6, size: int = 64, step: float = 2.0) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
-def test_the_stage_writes_sequences_only_when_asked(tmp_path: Path) -> None:
+def _one_clip(tmp_path: Path) -> tuple[pa.Table, pa.Table, Path]:
+    """The clip table, the faces table and the faces folder of one aligned clip: frames 11..17,
+    onset 12, apex 14, offset 16."""
     faces_dir = tmp_path / "faces"
     (faces_dir / "casme2" / "s1").mkdir(parents=True)
-    frames = _blob_clip(n=7)
-    np.savez(faces_dir / "casme2" / "s1" / "c0.npz", frames=frames,
+    np.savez(faces_dir / "casme2" / "s1" / "c0.npz", frames=_blob_clip(n=7),
              frame_numbers=np.arange(11, 18, dtype=np.int32))
     clips = pa.Table.from_pylist([{
         "dataset": "casme2", "subject": "s1", "clip": "c0", "frame_numbers": list(range(11, 18)),
         "onset": 12, "apex": 14, "offset": 16, "label": "negative"}])
     faces = pa.Table.from_pylist([{"dataset": "casme2", "clip": "c0", "status": "aligned",
                                    "path": "casme2/s1/c0.npz"}])
+    return clips, faces, faces_dir
+
+
+def test_apex_sampling_puts_the_annotated_apex_at_sample_k_over_2(tmp_path: Path) -> None:
+    clips, faces, faces_dir = _one_clip(tmp_path)
+    params = FlowParams(**QUICK, sequence_frames=4, sequence_size=32, sequence_sampling="apex")
+    table = compute_flow(clips, faces, faces_dir, tmp_path / "flow", params, tmp_path / "seq")
+    with np.load(tmp_path / "seq" / table["path"][0].as_py()) as arrays:
+        assert arrays["frame_numbers"].tolist() == [12, 13, 14, 16]
+
+
+def test_the_stage_writes_sequences_only_when_asked(tmp_path: Path) -> None:
+    clips, faces, faces_dir = _one_clip(tmp_path)
     params = FlowParams(**QUICK, sequence_frames=3, sequence_size=32)
     with pytest.raises(ValueError, match="needs --sequence-dir"):
         compute_flow(clips, faces, faces_dir, tmp_path / "flow", params)
