@@ -8,7 +8,10 @@ For each input, leave-one-subject-out logistic regression (scikit-learn, class-b
 features standardised on the training subjects) on the maps pooled to ``--grid`` x ``--grid``
 (bilinear, antialiased); prints the pooled UF1. Inputs: the onset -> apex flow (u, v) that
 ``flow_logreg`` reads, and the sequence flows (``flow.sequence_frames``: all K - 1 fields, and
-their mean over time) as the flow stage wrote them with the project's ``flow`` params.
+their mean over time) as the flow stage wrote them with the project's ``flow`` params, as written
+and centred (each field minus its mean over the face, as ``attr_contrastive``'s
+``centre_flows`` does). First it prints the mean absolute flow of each of the K - 1 fields (px of
+the S-pixel crop), as written and centred: how the motion grows from the onset to the offset.
 """
 
 from __future__ import annotations
@@ -56,12 +59,18 @@ def main() -> None:
                          sequence_dir=micro / "sequence")
     flows = data.inputs["flows"]  # (N, 2, K - 1, S, S)
     n, _, steps, side, _ = flows.shape
+    centred = flows - flows.mean(dim=(3, 4), keepdim=True)
     inputs = {
         "onset -> apex flow (u, v)": data.inputs["flow"][:, :2],
         f"sequence flows, all {steps} fields": flows.reshape(n, 2 * steps, side, side),
         "sequence flows, mean over time": flows.mean(dim=2),
+        f"centred, all {steps} fields": centred.reshape(n, 2 * steps, side, side),
+        "centred, mean over time": centred.mean(dim=2),
     }
     print(f"{n} clips, {len(set(data.subjects))} subjects, sequences {tuple(flows.shape[1:])}")
+    for name, fields in (("as written", flows), ("centred", centred)):
+        print(f"mean |flow| per field, {name}: "
+              + " ".join(f"{v:.4f}" for v in fields.abs().mean(dim=(0, 1, 3, 4)).tolist()))
     for name, maps in inputs.items():
         print(f"{name:>34}: UF1 {loso_uf1(pooled(maps, args.grid), data):.3f}")
 
