@@ -66,6 +66,7 @@ from torch import Tensor
 from flows.train import pretrain_macro
 from mer.config import Params, load_params
 from mer.models import create_model
+from mer.models.base import centre_fields
 from mer.stages.train import TrainJob, labelled_subjects, load_features, make_job, predictions_frame
 from mer.synth.generate import SynthConfig, plan_corpus
 from mer.training import FeatureSet, meta_auxiliary
@@ -96,8 +97,7 @@ CRITERIA: dict[str, Criterion] = {"mse": mse, "cosine": cosine}
 def centred_motion_maps(flow: Tensor, grid: int) -> Tensor:
     """:func:`motion_maps` of the flow less its mean over the image (the clip's head
     translation): ``(B, 3, H, W)`` -> ``(B, 2, grid, grid)``."""
-    uv = flow[:, :2] - flow[:, :2].mean(dim=(2, 3), keepdim=True)
-    return motion_maps(torch.cat([uv, flow[:, 2:]], dim=1), grid)
+    return motion_maps(torch.cat([centre_fields(flow[:, :2]), flow[:, 2:]], dim=1), grid)
 
 
 MAPS: dict[str, Callable[[Tensor, int], Tensor]] = {"raw": motion_maps,

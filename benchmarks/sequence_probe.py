@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from mer.evaluation.metrics import uf1
-from mer.models.base import resize
+from mer.models.base import centre_fields, resize
 from mer.stages.train import load_features
 from mer.training import FeatureSet
 
@@ -59,7 +59,7 @@ def main() -> None:
                          sequence_dir=micro / "sequence")
     flows = data.inputs["flows"]  # (N, 2, K - 1, S, S)
     n, _, steps, side, _ = flows.shape
-    centred = flows - flows.mean(dim=(3, 4), keepdim=True)
+    centred = centre_fields(flows)
     inputs = {
         "onset -> apex flow (u, v)": data.inputs["flow"][:, :2],
         f"sequence flows, all {steps} fields": flows.reshape(n, 2 * steps, side, side),

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel, grid_pool
+from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel, centre_fields, grid_pool
 from mer.models.registry import register_model
 
 class Stream3d(nn.Module):
@@ -139,9 +139,7 @@ class AttrContrastiveNet(MerModel):
 
     def embed(self, inputs: dict[str, Tensor]) -> Tensor:
         """Map standardised frames and flows to the fused ``(B, embed_dim)`` embedding."""
-        flows = inputs["flows"]
-        if self.centre_flows:
-            flows = flows - flows.mean(dim=(3, 4), keepdim=True)
+        flows = centre_fields(inputs["flows"]) if self.centre_flows else inputs["flows"]
         motion = self.motion(flows)
         if self.rgb is None:
             return self.fuse(motion)

@@ -214,6 +214,13 @@ def grid_pool(x: Tensor, grid: int) -> Tensor:
     return F.adaptive_avg_pool2d(x, grid).flatten(1)
 
 
+def centre_fields(x: Tensor) -> Tensor:
+    """Subtract from each map its mean over the last two (spatial) axes: ``(..., H, W)`` ->
+    the same shape. On a flow field (pixels) this removes a translation of the whole face, e.g.
+    the head's drift between the two frames."""
+    return x - x.mean(dim=(-2, -1), keepdim=True)
+
+
 def resize(x: Tensor, size: int) -> Tensor:
     """Resize ``(B, C, H, W)`` maps to ``(B, C, size, size)`` (bilinear, antialiased); a
     sequence ``(B, C, T, H, W)`` frame by frame to ``(B, C, T, size, size)``.

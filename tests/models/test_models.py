@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mer.models import InputNorm, create_model
-from mer.models.base import grid_pool
+from mer.models.base import centre_fields, grid_pool
 from mer.models.micro_attention import MicroAttention
 
 
@@ -74,6 +74,16 @@ def test_wrong_channel_count_is_named() -> None:
 def test_bad_hparams_are_rejected(name: str, hparams: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=name):
         create_model(name, **hparams)
+
+
+def test_centred_fields_lose_a_uniform_shift_and_keep_the_rest() -> None:
+    local = torch.zeros(2, 2, 3, 4, 4)
+    local[..., 1, 2] = 1.6  # one moving cell per field
+    shifted = local + torch.tensor([0.5, -0.3]).view(1, 2, 1, 1, 1)
+    centred = centre_fields(shifted)
+    assert centred.shape == shifted.shape
+    assert torch.allclose(centred, local - 0.1)  # 1.6 / 16: the local motion's own mean
+    assert torch.allclose(centred.mean(dim=(-2, -1)), torch.zeros(2, 2, 3), atol=1e-6)
 
 
 def test_grid_pooling_keeps_where_a_feature_fired() -> None:
