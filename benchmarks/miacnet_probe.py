@@ -8,7 +8,8 @@ Usage (a project where `make experiments` has trained MIACNet's entries)::
 For each entry's fold checkpoints (``models/<entry>/fold_NN.pt``, the first seed) and for the
 pretrain stage's checkpoint, the frozen features of each fold's network are probed LOSO as the
 ``pretrain`` stage probes MA2MI (:func:`mer.pretraining.probe.probe_fold`): the frame
-branches (position, action, gate: :meth:`MIACNet.encoder_features`) and the flow branch alone.
+branches (position, action, gate: :meth:`MIACNet.encoder_features`), the flow branch alone, and
+the whole embedding the head reads (:meth:`MIACNet.embed`).
 Prints the pooled UF1 of each probe; compare with the entry's own predictions (its head).
 """
 
@@ -41,6 +42,14 @@ class FlowBranch(MIACNet):
         return grid_pool(self.flow(inputs["flow"]), self.pool_grid)
 
 
+class WholeEmbedding(MIACNet):
+    """MIACNet whose probed features are the embedding its own head reads."""
+
+    def encoder_features(self, inputs: dict[str, Tensor]) -> Tensor:
+        """``(B, D)``: :meth:`MIACNet.embed`."""
+        return self.embed(inputs)
+
+
 def probe_uf1(model: MIACNet, state_of_fold: Callable[[int], dict[str, Tensor]],
               data: FeatureSet, folds: list[FoldLike]) -> float:
     """Pooled UF1 of LOSO logistic regression on each fold network's frozen features."""
@@ -68,7 +77,8 @@ def main() -> None:
     data = load_features(micro / "flow.parquet", micro / "flow", keys=("onset", "apex", "flow"))
     job = make_job(params, "miacnet", labelled_subjects(micro / "flow.parquet"))
     folds = list(job.folds)
-    frames, flow = MIACNet(**job.params.hparams), FlowBranch(**job.params.hparams)
+    frames, flow, whole = (network(**job.params.hparams)
+                           for network in (MIACNet, FlowBranch, WholeEmbedding))
     pretrained = torch.load(args.root / "models/pretrain/ma2mi.pt", weights_only=True)
     print(f"pretrain checkpoint, frame branches: UF1 "
           f"{probe_uf1(frames, lambda k: pretrained, data, folds):.3f}", flush=True)
@@ -77,7 +87,8 @@ def main() -> None:
             return torch.load(args.root / "models" / entry / f"fold_{k:02d}.pt",
                               weights_only=True)
         print(f"{entry}: frame branches UF1 {probe_uf1(frames, state, data, folds):.3f}, "
-              f"flow branch UF1 {probe_uf1(flow, state, data, folds):.3f}", flush=True)
+              f"flow branch UF1 {probe_uf1(flow, state, data, folds):.3f}, "
+              f"whole embedding UF1 {probe_uf1(whole, state, data, folds):.3f}", flush=True)
 
 
 if __name__ == "__main__":

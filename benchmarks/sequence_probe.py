@@ -6,8 +6,11 @@ Usage (a project whose flow stage has run; the development corpus to choose sett
 
 For each input, leave-one-subject-out logistic regression (scikit-learn, class-balanced, C = 1,
 features standardised on the training subjects) on the maps pooled to ``--grid`` x ``--grid``
-(bilinear, antialiased); prints the pooled UF1. Inputs: the onset -> apex flow (u, v) that
-``flow_logreg`` reads, and the sequence flows (``flow.sequence_frames``: all K - 1 fields, and
+(bilinear, antialiased); prints the pooled UF1. Inputs: the onset -> apex flow (u, v, strain)
+that ``flow_logreg`` reads, its (u, v) alone, centred, and with each subject's mean map
+subtracted (an unlabelled per-subject normalisation); the grey difference apex - onset that
+MIACNet's action branch reads, as written and with the apex shifted back by the clip's mean flow
+(head drift out); and the sequence flows (``flow.sequence_frames``: all K - 1 fields, and
 their mean over time) as the flow stage wrote them with the project's ``flow`` params, as written
 and centred (each field minus its mean over the face, as ``attr_contrastive``'s
 ``centre_flows`` does). First it prints the mean absolute flow of each of the K - 1 fields (px of
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -48,6 +52,27 @@ def loso_uf1(features: np.ndarray, data: FeatureSet) -> float:
     return uf1(labels, predicted, 3)
 
 
+def subject_centred(features: np.ndarray, subjects: np.ndarray) -> np.ndarray:
+    """``features`` ``(N, D)`` minus the mean of each subject's rows (no labels used)."""
+    out = features.copy()
+    for subject in np.unique(subjects):
+        rows = subjects == subject
+        out[rows] -= out[rows].mean(axis=0)
+    return out
+
+
+def shifted(frames: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """``frames`` ``(N, 1, H, W)`` sampled at ``p + shift`` (``(N, 2)`` px, x then y; edges
+    replicated): a frame that moved by ``shift`` moved back."""
+    n, _, height, width = frames.shape
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=frames.dtype),
+                            torch.arange(width, dtype=frames.dtype), indexing="ij")
+    grid_x = (xs + shift[:, 0, None, None]) / (width - 1) * 2 - 1
+    grid_y = (ys + shift[:, 1, None, None]) / (height - 1) * 2 - 1
+    return F.grid_sample(frames, torch.stack([grid_x, grid_y], dim=-1), align_corners=True,
+                         padding_mode="border")
+
+
 def main() -> None:
     """Probe each input of ``--root`` and print its UF1."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -55,13 +80,19 @@ def main() -> None:
     parser.add_argument("--grid", type=int, default=8, help="cells per side of the pooling")
     args = parser.parse_args()
     micro = args.root / "data/processed/micro"
-    data = load_features(micro / "flow.parquet", micro / "flow", keys=("flow", "flows"),
-                         sequence_dir=micro / "sequence")
+    data = load_features(micro / "flow.parquet", micro / "flow",
+                         keys=("flow", "flows", "onset", "apex"), sequence_dir=micro / "sequence")
     flows = data.inputs["flows"]  # (N, 2, K - 1, S, S)
     n, _, steps, side, _ = flows.shape
     centred = centre_fields(flows)
+    flow, onset, apex = data.inputs["flow"], data.inputs["onset"], data.inputs["apex"]
+    drift = flow[:, :2].mean(dim=(2, 3))
     inputs = {
-        "onset -> apex flow (u, v)": data.inputs["flow"][:, :2],
+        "onset -> apex flow (u, v, strain)": flow,
+        "onset -> apex flow (u, v)": flow[:, :2],
+        "onset -> apex (u, v), centred": centre_fields(flow[:, :2]),
+        "grey apex - onset": apex - onset,
+        "grey apex, drift out, - onset": shifted(apex, drift) - onset,
         f"sequence flows, all {steps} fields": flows.reshape(n, 2 * steps, side, side),
         "sequence flows, mean over time": flows.mean(dim=2),
         f"centred, all {steps} fields": centred.reshape(n, 2 * steps, side, side),
@@ -73,6 +104,9 @@ def main() -> None:
               + " ".join(f"{v:.4f}" for v in fields.abs().mean(dim=(0, 1, 3, 4)).tolist()))
     for name, maps in inputs.items():
         print(f"{name:>34}: UF1 {loso_uf1(pooled(maps, args.grid), data):.3f}")
+    uv = pooled(flow[:, :2], args.grid)
+    print(f"{'(u, v), each subject mean out':>34}: UF1 "
+          f"{loso_uf1(subject_centred(uv, data.subjects), data):.3f}")
 
 
 if __name__ == "__main__":
