@@ -64,7 +64,7 @@ def subject_centred(features: np.ndarray, subjects: np.ndarray) -> np.ndarray:
 def shifted(frames: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """``frames`` ``(N, 1, H, W)`` sampled at ``p + shift`` (``(N, 2)`` px, x then y; edges
     replicated): a frame that moved by ``shift`` moved back."""
-    n, _, height, width = frames.shape
+    height, width = frames.shape[-2:]
     ys, xs = torch.meshgrid(torch.arange(height, dtype=frames.dtype),
                             torch.arange(width, dtype=frames.dtype), indexing="ij")
     grid_x = (xs + shift[:, 0, None, None]) / (width - 1) * 2 - 1
