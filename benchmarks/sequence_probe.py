@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from mer.evaluation.metrics import uf1
 from mer.models.base import centre_fields, resize
+from mer.pretraining.ma2mi import warp
 from mer.stages.train import load_features
 from mer.training import FeatureSet
 
@@ -61,18 +61,6 @@ def subject_centred(features: np.ndarray, subjects: np.ndarray) -> np.ndarray:
     return out
 
 
-def shifted(frames: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """``frames`` ``(N, 1, H, W)`` sampled at ``p + shift`` (``(N, 2)`` px, x then y; edges
-    replicated): a frame that moved by ``shift`` moved back."""
-    height, width = frames.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=frames.dtype),
-                            torch.arange(width, dtype=frames.dtype), indexing="ij")
-    grid_x = (xs + shift[:, 0, None, None]) / (width - 1) * 2 - 1
-    grid_y = (ys + shift[:, 1, None, None]) / (height - 1) * 2 - 1
-    return F.grid_sample(frames, torch.stack([grid_x, grid_y], dim=-1), align_corners=True,
-                         padding_mode="border")
-
-
 def main() -> None:
     """Probe each input of ``--root`` and print its UF1."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -86,13 +74,13 @@ def main() -> None:
     n, _, steps, side, _ = flows.shape
     centred = centre_fields(flows)
     flow, onset, apex = data.inputs["flow"], data.inputs["onset"], data.inputs["apex"]
-    drift = flow[:, :2].mean(dim=(2, 3))
+    drift = flow[:, :2].mean(dim=(2, 3), keepdim=True).expand(-1, -1, *apex.shape[-2:])
     inputs = {
         "onset -> apex flow (u, v, strain)": flow,
         "onset -> apex flow (u, v)": flow[:, :2],
         "onset -> apex (u, v), centred": centre_fields(flow[:, :2]),
         "grey apex - onset": apex - onset,
-        "grey apex, drift out, - onset": shifted(apex, drift) - onset,
+        "grey apex, drift out, - onset": warp(apex, drift) - onset,
         f"sequence flows, all {steps} fields": flows.reshape(n, 2 * steps, side, side),
         "sequence flows, mean over time": flows.mean(dim=2),
         f"centred, all {steps} fields": centred.reshape(n, 2 * steps, side, side),
