@@ -221,6 +221,20 @@ def centre_fields(x: Tensor) -> Tensor:
     return x - x.mean(dim=(-2, -1), keepdim=True)
 
 
+def normalise_flow(flow: Tensor, eps: float = 1e-3) -> Tensor:
+    """Per clip, the spatial pattern of a flow ``(B, 3, H, W)`` (u, v, strain) at unit scale.
+
+    u and v are centred over the face (:func:`centre_fields`) and divided by the clip's RMS
+    motion ``sqrt(mean(u ** 2 + v ** 2))``, one factor for both so directions are kept; the
+    strain is centred and divided by its own RMS. A clip's amplitude (and a drift of the whole
+    head) is removed, where and which way the face moves is kept. Same shape out.
+    """
+    motion, strain = centre_fields(flow[:, :2]), centre_fields(flow[:, 2:])
+    motion_rms = motion.square().sum(dim=1, keepdim=True).mean(dim=(-2, -1), keepdim=True).sqrt()
+    strain_rms = strain.square().mean(dim=(-2, -1), keepdim=True).sqrt()
+    return torch.cat([motion / (motion_rms + eps), strain / (strain_rms + eps)], dim=1)
+
+
 def resize(x: Tensor, size: int) -> Tensor:
     """Resize ``(B, C, H, W)`` maps to ``(B, C, size, size)`` (bilinear, antialiased); a
     sequence ``(B, C, T, H, W)`` frame by frame to ``(B, C, T, size, size)``.

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel, grid_pool
+from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel, grid_pool, normalise_flow
 from mer.models.micro_attention import AttentionBlock
 from mer.models.registry import register_model
 
@@ -119,6 +119,8 @@ class MIACNet(MerModel):
         dropout: dropout probability before the classifier.
         pool_grid: the maps are average-pooled to ``pool_grid x pool_grid`` cells
             (:func:`mer.models.base.grid_pool`; 1 = global pooling).
+        normalise_flow: the flow branch reads each clip's flow at unit scale, centred
+            (:func:`mer.models.base.normalise_flow`).
 
     Inputs: ``"onset"``, ``"apex"`` ``(B, 1, H, W)`` grey in [0, 1] and ``"flow"`` ``(B, 3, H, W)``
     (u, v, strain), any H = W. Embedding: ``(B, 3 * widths[-1] * pool_grid ** 2)`` (one
@@ -136,6 +138,7 @@ class MIACNet(MerModel):
         position_in_embedding: bool = True,
         dropout: float = 0.0,
         pool_grid: int = 1,
+        normalise_flow: bool = False,
     ) -> None:
         widths = tuple(int(w) for w in widths)
         if len(widths) < 2 or min(widths) < 1:
@@ -152,6 +155,7 @@ class MIACNet(MerModel):
         self.pool_grid = pool_grid
         self.widths = widths
         self.use_flow = use_flow
+        self.normalise_flow = normalise_flow
         self.position_in_embedding = position_in_embedding
         self.position = ConvEncoder(INPUT_CHANNELS["onset"], widths)
         self.action = ConvEncoder(INPUT_CHANNELS["apex"], widths)
@@ -178,7 +182,8 @@ class MIACNet(MerModel):
         position = self.position(onset)
         action = self.action(apex - onset)
         if self.flow is not None:
-            action = torch.cat([action, self.flow(inputs["flow"])], dim=1)
+            flow = normalise_flow(inputs["flow"]) if self.normalise_flow else inputs["flow"]
+            action = torch.cat([action, self.flow(flow)], dim=1)
         gated, mask = self.gate(position, action)
         return position, gated, mask
 

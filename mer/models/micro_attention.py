@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel, grid_pool
+from mer.models.base import INPUT_CHANNELS, NUM_CLASSES, MerModel, grid_pool, normalise_flow
 from mer.models.registry import register_model
 
 #: Strides of the four stages after the stride-4 stem (ResNet-10 layout).
@@ -137,6 +137,8 @@ class MicroAttentionResNet(MerModel):
         inputs: ``"apex_flow"`` or ``"apex"`` (:data:`INPUT_VARIANTS`).
         pool_grid: the last map is average-pooled to ``pool_grid x pool_grid`` cells
             (:func:`mer.models.base.grid_pool`; 1, the paper's global pooling).
+        normalise_flow: read each clip's flow at unit scale, centred
+            (:func:`mer.models.base.normalise_flow`).
 
     Inputs: ``"apex"`` ``(B, 1, H, W)`` grey in [0, 1] and, with ``inputs="apex_flow"``,
     ``"flow"`` ``(B, 3, H, W)`` (u, v, strain), any H = W. Embedding: ``(B, widths[-1] *
@@ -154,6 +156,7 @@ class MicroAttentionResNet(MerModel):
         dropout: float = 0.0,
         inputs: Literal["apex_flow", "apex"] = "apex_flow",
         pool_grid: int = 1,
+        normalise_flow: bool = False,
     ) -> None:
         widths = tuple(int(w) for w in widths)
         if inputs not in INPUT_VARIANTS:
@@ -172,6 +175,7 @@ class MicroAttentionResNet(MerModel):
                              f"last map's side), got {pool_grid}")
         super().__init__(input_size)
         self.pool_grid = pool_grid
+        self.normalise_flow = normalise_flow
         in_channels = sum(INPUT_CHANNELS[key] for key in self.input_keys)
         self.stem = _conv_bn(in_channels, widths[0], stride=2)
         blocks = []
@@ -188,6 +192,8 @@ class MicroAttentionResNet(MerModel):
         return grid_pool(self.blocks(self._stem(inputs)), self.pool_grid)
 
     def _stem(self, inputs: dict[str, Tensor]) -> Tensor:
+        if self.normalise_flow and "flow" in inputs:
+            inputs = {**inputs, "flow": normalise_flow(inputs["flow"])}
         x = torch.cat([inputs[key] for key in self.input_keys], dim=1)
         return F.max_pool2d(F.relu(self.stem(x)), kernel_size=3, stride=2, padding=1)
 

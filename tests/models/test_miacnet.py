@@ -16,7 +16,8 @@ def test_registered_with_its_defaults() -> None:
     assert isinstance(create_model("miacnet"), MIACNet)
     assert default_hparams("miacnet") == {"input_size": 64, "widths": (8, 16, 32),
                                           "use_flow": True, "position_in_embedding": True,
-                                          "dropout": 0.0, "pool_grid": 1}
+                                          "dropout": 0.0, "pool_grid": 1,
+                                          "normalise_flow": False}
 
 
 @pytest.mark.parametrize(("hparams", "embed_dim"), [

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mer.models import InputNorm, create_model
-from mer.models.base import centre_fields, grid_pool
+from mer.models.base import centre_fields, grid_pool, normalise_flow
 from mer.models.micro_attention import MicroAttention
 
 
@@ -84,6 +84,31 @@ def test_centred_fields_lose_a_uniform_shift_and_keep_the_rest() -> None:
     assert centred.shape == shifted.shape
     assert torch.allclose(centred, local - 0.1)  # 1.6 / 16: the local motion's own mean
     assert torch.allclose(centred.mean(dim=(-2, -1)), torch.zeros(2, 2, 3), atol=1e-6)
+
+
+def test_normalised_flow_loses_amplitude_and_drift_and_keeps_the_pattern() -> None:
+    flow = torch.zeros(2, 3, 4, 4)
+    flow[:, 0, 1, 2], flow[:, 1, 1, 2], flow[:, 2, 1, 2] = 12.0, -9.0, 4.0  # one moving cell
+    weak_and_drifting = 0.3 * flow + torch.tensor([0.3, -0.2, 0.05]).view(1, 3, 1, 1)
+    normalised = normalise_flow(weak_and_drifting)
+    assert torch.allclose(normalised, normalise_flow(flow), rtol=1e-2)  # eps: 1e-3
+    motion, strain = normalised[:, :2], normalised[:, 2]
+    assert torch.allclose(motion.square().sum(dim=1).mean(dim=(-2, -1)), torch.ones(2), atol=1e-2)
+    assert torch.allclose(strain.square().mean(dim=(-2, -1)), torch.ones(2), atol=1e-2)
+    assert torch.allclose(motion[:, 0, 1, 2] / motion[:, 1, 1, 2], torch.tensor(-12.0 / 9.0))
+
+
+@pytest.mark.parametrize("name", ["micro_attention", "miacnet"])
+def test_a_normalised_flow_reader_ignores_a_clips_amplitude_and_drift(model_inputs,
+                                                                      name: str) -> None:
+    inputs = model_inputs(4, 64)
+    weak = inputs | {"flow": 0.2 * inputs["flow"] + torch.tensor([0.7, -0.4, 0.1]).view(1, 3, 1, 1)}
+    torch.manual_seed(0)
+    normalised = create_model(name, normalise_flow=True).eval()
+    assert torch.allclose(normalised(weak), normalised(inputs), atol=1e-3)
+    torch.manual_seed(0)
+    plain = create_model(name).eval()
+    assert not torch.allclose(plain(weak), plain(inputs), atol=1e-2)
 
 
 def test_grid_pooling_keeps_where_a_feature_fired() -> None:
