@@ -13,6 +13,9 @@ plan to the labelled clips that reached the flow stage and prints:
 - the **AU ceiling**: leave-one-subject-out logistic regression (``sequence_probe.loso_uf1``) on
   the rendered AU numbers (multi-hot, sides merged), i.e. a linear reader that knew exactly which
   facial actions were rendered; with and without each clip's amplitude;
+- how well the flow holds each action: per rendered AU present in at least ``MIN_CLIPS`` clips,
+  the ROC AUC of a leave-one-subject-out logistic regression from the 8 x 8 (u, v, strain) maps
+  ``flow_logreg`` reads to that AU's presence;
 - for each model of each ``--predictions`` file (a pipeline or ``loso_benchmark.py`` predictions
   parquet: ``model``, ``dataset``, ``subject``, ``clip``, ``y_true``, ``y_pred``; seeds pooled),
   its pooled UF1 on the thirds of the clips by amplitude (low,
@@ -27,7 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from sequence_probe import loso_uf1
+from sequence_probe import loso_uf1, pooled
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import StandardScaler
 
 from mer.data.schema import LABELS
 from mer.evaluation.metrics import uf1
@@ -37,6 +43,8 @@ from mer.synth.actions import parse_code
 from mer.synth.generate import plan_corpus
 
 AMPLITUDE_THIRDS = ("low", "middle", "high")
+#: Fewest clips an AU must be rendered in for its flow reader to be scored.
+MIN_CLIPS = 6
 
 
 def rendered_actions(root: Path) -> pd.DataFrame:
@@ -52,11 +60,25 @@ def rendered_actions(root: Path) -> pd.DataFrame:
     ])
 
 
-def action_matrix(codes: pd.Series) -> np.ndarray:
-    """AU codes (``"4+L10"``) -> ``(N, n_AUs)`` multi-hot of the AU numbers (sides merged)."""
+def action_matrix(codes: pd.Series) -> tuple[np.ndarray, list[int]]:
+    """AU codes (``"4+L10"``) -> ``(N, n_AUs)`` multi-hot of the AU numbers (sides merged) and
+    those numbers."""
     numbers = [{unit.number for unit in parse_code(code)} for code in codes]
     vocabulary = sorted(set().union(*numbers))
-    return np.array([[n in clip for n in vocabulary] for clip in numbers], dtype=float)
+    return np.array([[n in clip for n in vocabulary] for clip in numbers], dtype=float), vocabulary
+
+
+def action_auc(features: np.ndarray, present: np.ndarray, subjects: np.ndarray) -> float:
+    """ROC AUC of LOSO logistic regression (class-balanced, C = 1) from ``features`` ``(N, D)``
+    to one AU's presence ``(N,)``."""
+    scores = np.zeros(len(present))
+    for subject in np.unique(subjects):
+        test = subjects == subject
+        scaler = StandardScaler().fit(features[~test])
+        model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000)
+        model.fit(scaler.transform(features[~test]), present[~test])
+        scores[test] = model.decision_function(scaler.transform(features[test]))
+    return float(roc_auc_score(present, scores))
 
 
 def by_amplitude(predictions: pd.DataFrame, plan: pd.DataFrame) -> dict[str, float]:
@@ -79,6 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     micro = args.root / "data/processed/micro"
     data = load_features(micro / "flow.parquet", micro / "flow", keys=("flow",))
+    flow_maps = pooled(data.inputs["flow"], 8)
     clips = pd.read_parquet(micro / "flow.parquet", columns=["dataset", "subject", "clip", "label"])
     clips = clips[clips["label"].notna()].reset_index(drop=True)
     plan = rendered_actions(args.root)
@@ -87,12 +110,16 @@ def main() -> None:
     if (len(joined) != len(data.labels) or joined["au_code"].isna().any()
             or not np.array_equal(codes, data.labels.numpy())):
         raise ValueError("the labelled clips of the flow stage do not match the corpus's plan")
-    actions = action_matrix(joined["au_code"])
+    actions, numbers = action_matrix(joined["au_code"])
     amplitude = joined["amplitude"].to_numpy()[:, None]
     print(f"{len(joined)} labelled clips, {len(set(data.subjects))} subjects, "
           f"{actions.shape[1]} AUs rendered")
     print(f"AU ceiling (linear on the rendered AUs): UF1 {loso_uf1(actions, data):.3f}")
     print(f"  with the amplitude: UF1 {loso_uf1(np.c_[actions, actions * amplitude], data):.3f}")
+    frequent = [k for k in range(len(numbers)) if actions[:, k].sum() >= MIN_CLIPS]
+    print("each AU from the flow (LOSO linear reader, ROC AUC): " + "  ".join(
+        f"AU{numbers[k]} {action_auc(flow_maps, actions[:, k], data.subjects):.2f}"
+        for k in frequent))
     edges = np.quantile(amplitude, [1 / 3, 2 / 3])
     print(f"amplitude thirds (px at 128 px): below {edges[0]:.2f}, to {edges[1]:.2f}, above")
     for path in args.predictions:

@@ -7,8 +7,9 @@ Usage (a project whose flow stage has run; the development corpus to choose sett
 For each input, leave-one-subject-out logistic regression (scikit-learn, class-balanced, C = 1,
 features standardised on the training subjects) on the maps pooled to ``--grid`` x ``--grid``
 (bilinear, antialiased); prints the pooled UF1. Inputs: the onset -> apex flow (u, v, strain)
-that ``flow_logreg`` reads, its (u, v) alone, centred, and with each subject's mean map
-subtracted (an unlabelled per-subject normalisation); the grey difference apex - onset that
+that ``flow_logreg`` reads, its (u, v) alone, centred, per clip centred and at unit scale as the
+models with ``normalise_flow`` read it, and with each subject's mean map subtracted (an
+unlabelled per-subject normalisation); the grey difference apex - onset that
 MIACNet's action branch reads, as written and with the apex shifted back by the clip's mean flow
 (head drift out); and the sequence flows (``flow.sequence_frames``: all K - 1 fields, and
 their mean over time) as the flow stage wrote them with the project's ``flow`` params, as written
@@ -28,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from mer.evaluation.metrics import uf1
-from mer.models.base import centre_fields, resize
+from mer.models.base import centre_fields, normalise_flow, resize
 from mer.pretraining.ma2mi import warp
 from mer.stages.train import load_features
 from mer.training import FeatureSet
@@ -50,6 +51,12 @@ def loso_uf1(features: np.ndarray, data: FeatureSet) -> float:
         model.fit(scaler.transform(features[~test]), labels[~test])
         predicted[test] = model.predict(scaler.transform(features[test]))
     return uf1(labels, predicted, 3)
+
+
+def standardised(maps: torch.Tensor) -> torch.Tensor:
+    """``(N, C, H, W)`` maps standardised per channel over all clips, as a model's input norm
+    does before :func:`mer.models.base.normalise_flow` (no labels used)."""
+    return (maps - maps.mean(dim=(0, 2, 3), keepdim=True)) / maps.std(dim=(0, 2, 3), keepdim=True)
 
 
 def subject_centred(features: np.ndarray, subjects: np.ndarray) -> np.ndarray:
@@ -79,6 +86,7 @@ def main() -> None:
         "onset -> apex flow (u, v, strain)": flow,
         "onset -> apex flow (u, v)": flow[:, :2],
         "onset -> apex (u, v), centred": centre_fields(flow[:, :2]),
+        "onset -> apex flow, normalised": normalise_flow(standardised(flow)),
         "grey apex - onset": apex - onset,
         "grey apex, drift out, - onset": warp(apex, drift) - onset,
         f"sequence flows, all {steps} fields": flows.reshape(n, 2 * steps, side, side),
