@@ -30,11 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from sequence_probe import loso_uf1, pooled
-from sklearn.linear_model import LogisticRegression
+from sequence_probe import loso_predict, loso_uf1, pooled
 from sklearn.metrics import roc_auc_score
-from sklearn.preprocessing import StandardScaler
 
+from mer.data.readers.casme2 import clip_id
 from mer.data.schema import LABELS
 from mer.evaluation.metrics import uf1
 from mer.stages.train import load_features
@@ -54,7 +53,7 @@ def rendered_actions(root: Path) -> pd.DataFrame:
     _, plans = plan_corpus(SynthConfig(**synth["config"]), synth["seed"])
     return pd.DataFrame([
         {"dataset": p.dataset, "subject": p.subject,
-         "clip": f"{p.subject}_{p.clip}" if p.dataset == "casme2" else p.clip,
+         "clip": clip_id(p.subject, p.clip) if p.dataset == "casme2" else p.clip,
          "au_code": p.au_code, "amplitude": p.amplitude}
         for p in plans if p.dataset != "ck"
     ])
@@ -69,16 +68,10 @@ def action_matrix(codes: pd.Series) -> tuple[np.ndarray, list[int]]:
 
 
 def action_auc(features: np.ndarray, present: np.ndarray, subjects: np.ndarray) -> float:
-    """ROC AUC of LOSO logistic regression (class-balanced, C = 1) from ``features`` ``(N, D)``
-    to one AU's presence ``(N,)``."""
-    scores = np.zeros(len(present))
-    for subject in np.unique(subjects):
-        test = subjects == subject
-        scaler = StandardScaler().fit(features[~test])
-        model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000)
-        model.fit(scaler.transform(features[~test]), present[~test])
-        scores[test] = model.decision_function(scaler.transform(features[test]))
-    return float(roc_auc_score(present, scores))
+    """ROC AUC of LOSO logistic regression (``sequence_probe.loso_predict``) from ``features``
+    ``(N, D)`` to one AU's presence ``(N,)``."""
+    return float(roc_auc_score(present, loso_predict(features, present, subjects,
+                                                     method="decision_function")))
 
 
 def by_amplitude(predictions: pd.DataFrame, plan: pd.DataFrame) -> dict[str, float]:

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mer.evaluation.metrics import uf1
@@ -40,17 +42,21 @@ def pooled(maps: torch.Tensor, grid: int) -> np.ndarray:
     return resize(maps, grid).flatten(1).numpy()
 
 
+def loso_predict(features: np.ndarray, targets: np.ndarray, subjects: np.ndarray,
+                 method: str = "predict") -> np.ndarray:
+    """Leave-one-subject-out logistic regression (class-balanced, C = 1, features standardised on
+    the training subjects) from ``features`` ``(N, D)`` to ``targets`` ``(N,)``: each clip's
+    ``method`` output (``predict`` or ``decision_function``) from the fold that held it out."""
+    model = make_pipeline(StandardScaler(),
+                          LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000))
+    return cross_val_predict(model, features, targets, groups=subjects, cv=LeaveOneGroupOut(),
+                             method=method)
+
+
 def loso_uf1(features: np.ndarray, data: FeatureSet) -> float:
     """Pooled UF1 of LOSO logistic regression on ``features`` ``(N, D)``."""
     labels = data.labels.numpy()
-    predicted = np.zeros_like(labels)
-    for subject in np.unique(data.subjects):
-        test = data.subjects == subject
-        scaler = StandardScaler().fit(features[~test])
-        model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000)
-        model.fit(scaler.transform(features[~test]), labels[~test])
-        predicted[test] = model.predict(scaler.transform(features[test]))
-    return uf1(labels, predicted, 3)
+    return uf1(labels, loso_predict(features, labels, data.subjects), 3)
 
 
 def standardised(maps: torch.Tensor) -> torch.Tensor:
