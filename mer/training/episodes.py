@@ -15,6 +15,13 @@ Sampler (:func:`sample_episode`), per episode:
 2. Class-balanced draws: for each class present on a side, ``n_support`` (``n_query``) clips of
    that class from that side's subjects, without replacement when the side has that many, with
    replacement otherwise (so a rare class still weighs as much as a common one).
+
+Sampler (:func:`sample_pass`), per pass over the training clips (the epoch of the plain
+trainer): the subjects are split as in step 1, each side's clips are shuffled and cut into the
+same number of near-equal chunks, about ``n_support`` (``n_query``) clips per class each, and
+chunk ``i`` of both sides is episode ``i``. Every training clip is then presented exactly once
+per pass, at its own class frequency (the trainer weights the loss by inverse class frequency,
+as the epoch-based trainers do).
 """
 
 from __future__ import annotations
@@ -99,3 +106,45 @@ def sample_episode(
     support_mask, query_mask = split_subjects(subjects[pool], labels[pool], rng)
     return (_balanced(pool[support_mask], labels, n_support, rng, n_classes),
             _balanced(pool[query_mask], labels, n_query, rng, n_classes))
+
+
+def sample_pass(
+    labels: np.ndarray,
+    subjects: np.ndarray,
+    pool: np.ndarray,
+    n_support: int,
+    n_query: int,
+    rng: np.random.Generator,
+    n_classes: int = len(LABELS),
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Draw one pass of episodes that together present every clip of ``pool`` exactly once.
+
+    Args:
+        labels: ``(N,)`` int class codes of all clips.
+        subjects: ``(N,)`` subject keys of all clips.
+        pool: ``(M,)`` positions the pass covers (the fold's training clips).
+        n_support: support clips per class and episode, on average (sets the chunk size).
+        n_query: query clips per class and episode, on average.
+        rng: source of the split and the shuffles.
+        n_classes: K.
+
+    Returns:
+        ``ceil(max(M_s / (n_support K), M_q / (n_query K)))`` episodes ``(support, query)`` of
+        int64 positions into ``labels``; support clips from one half of the subjects, query
+        clips from the other (both the one subject when the pool holds only one); the supports
+        partition that half's clips, the queries the other's (a side with fewer clips than
+        episodes repeats them, so no episode has an empty side).
+
+    Raises:
+        ValueError: if ``pool`` is empty.
+    """
+    pool = np.asarray(pool, dtype=np.int64)
+    if len(pool) == 0:
+        raise ValueError("sample_pass: empty pool (no training clip)")
+    support_mask, query_mask = split_subjects(subjects[pool], labels[pool], rng)
+    support, query = rng.permutation(pool[support_mask]), rng.permutation(pool[query_mask])
+    count = max(math.ceil(len(support) / (n_support * n_classes)),
+                math.ceil(len(query) / (n_query * n_classes)))
+    chunks = [np.array_split(side if len(side) >= count else np.resize(side, count), count)
+              for side in (support, query)]
+    return list(zip(*chunks, strict=True))

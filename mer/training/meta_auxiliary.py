@@ -8,7 +8,9 @@ backbone under ``trainer: supervised`` is its direct, paired comparison. Every c
 down in ``docs/lightman.md``:
 
 - Episodes (:mod:`mer.training.episodes`): support and query clips from disjoint training
-  subjects of the fold, class-balanced.
+  subjects of the fold; ``sampler: balanced`` draws each episode class-balanced,
+  ``sampler: pass`` presents every training clip once per pass with the cross-entropy weighted by
+  inverse class frequency, as the epoch-based trainers do.
 - Primary branch: the backbone's classifier, cross-entropy. Auxiliary branch
   (:mod:`mer.training.alignment`): for each micro clip, a macro clip of the same emotion; a small
   learned warp (:class:`~mer.training.alignment.MotionAligner`, predicted from the shared
@@ -34,7 +36,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -49,7 +51,7 @@ from mer.training.alignment import MotionAligner, draw_partners, motion_maps
 from mer.training.augment import augment
 from mer.training.config import TrainConfig, resolve_device
 from mer.training.data import FeatureSet
-from mer.training.episodes import sample_episode
+from mer.training.episodes import sample_episode, sample_pass
 from mer.training.fit import FitResult, class_weights, evaluate, seeded_start
 from mer.training.loso import FoldLike, FoldResult, FoldSplit, fit_and_predict
 from mer.training.registry import TrainerOptions, register_trainer
@@ -82,6 +84,9 @@ class MetaAuxOptions(TrainerOptions):
         use_aux: use the auxiliary branch (False: primary loss only, macro clips unused).
         meta: bi-level training (False: joint training of the same losses, same episodes).
         outer_support: the outer step also descends the support loss at the meta weights.
+        sampler: ``"balanced"`` (each episode drawn class-balanced, :func:`sample_episode`) or
+            ``"pass"`` (every training clip once per pass, class-weighted loss,
+            :func:`sample_pass`).
     """
 
     episodes: int = Field(default=100, ge=1)
@@ -96,6 +101,7 @@ class MetaAuxOptions(TrainerOptions):
     use_aux: bool = True
     meta: bool = True
     outer_support: bool = False
+    sampler: Literal["balanced", "pass"] = "balanced"
 
 
 @register_trainer("meta_auxiliary", options=MetaAuxOptions)
@@ -253,6 +259,9 @@ class EpisodeLearner:
         self.inputs = {key: x.to(device) for key, x in inputs.items()}
         self.train_labels = torch.from_numpy(self.labels[train]).to(device)
         self.rng = np.random.default_rng(config.seed)
+        self.weight = (class_weights(self.train_labels).to(device)
+                       if options.sampler == "pass" else None)
+        self.pending: list[tuple[np.ndarray, np.ndarray]] = []
         self.macro: MacroSet | None = None
         aligner = None
         if macro is not None:
@@ -281,9 +290,7 @@ class EpisodeLearner:
                    leave=True, dynamic_ncols=True, unit="episode")
         for episode in bar:
             lr = self.optimizer.param_groups[0]["lr"]
-            support, query = sample_episode(self.labels, self.subjects, self.train,
-                                            self.options.n_support, self.options.n_query,
-                                            self.rng)
+            support, query = self.next_episode()
             step = self.meta_step if self.options.meta else self.joint_step
             window.append(step(self.local(support), self.local(query)))
             if self.scheduler is not None:
@@ -301,6 +308,16 @@ class EpisodeLearner:
                                  if k.endswith(("loss", "accuracy"))})
                 logger.debug("%s episode %d: %s", desc, episode, record)
         return history
+
+    def next_episode(self) -> tuple[np.ndarray, np.ndarray]:
+        """The next ``(support, query)`` positions of the configured ``sampler``."""
+        args = (self.labels, self.subjects, self.train, self.options.n_support,
+                self.options.n_query, self.rng)
+        if self.options.sampler == "balanced":
+            return sample_episode(*args)
+        if not self.pending:
+            self.pending = sample_pass(*args)[::-1]
+        return self.pending.pop()
 
     def local(self, positions: np.ndarray) -> Tensor:
         """Positions in the whole data -> positions in the training tensors."""
@@ -367,8 +384,9 @@ class EpisodeLearner:
     def meta_step(self, support: Tensor, query: Tensor) -> dict[str, float]:
         """Adapt on the support subjects, update the meta weights on the query subjects."""
         self.net.train()
-        fast, support_grads = self.adapt(support, create_graph=self.options.second_order)
-        primary, aux, logits = self.losses(fast, query)
+        fast, support_grads = self.adapt(support, create_graph=self.options.second_order,
+                                         weight=self.weight)
+        primary, aux, logits = self.losses(fast, query, weight=self.weight)
         return self._update(primary, aux, logits, self.train_labels[query],
                             support_grads if self.options.outer_support else None)
 
@@ -376,7 +394,8 @@ class EpisodeLearner:
         """No level two: one step of primary + alignment loss on support and query together."""
         self.net.train()
         both = torch.cat([support, query])
-        primary, aux, logits = self.losses(dict(self.net.named_parameters()), both)
+        primary, aux, logits = self.losses(dict(self.net.named_parameters()), both,
+                                           weight=self.weight)
         return self._update(primary, aux, logits, self.train_labels[both])
 
     def _update(self, primary: Tensor, aux: Tensor, logits: Tensor, labels: Tensor,

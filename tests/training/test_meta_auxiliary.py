@@ -14,7 +14,7 @@ from mer.models.registry import create_model
 from mer.training import FeatureSet, TrainConfig
 from mer.training import meta_auxiliary as ma
 from mer.training.alignment import MotionAligner, draw_partners, motion_maps
-from mer.training.episodes import sample_episode, split_subjects
+from mer.training.episodes import sample_episode, sample_pass, split_subjects
 from mer.training.loso import FoldResult
 from mer.training.registry import get_trainer, resolve_options
 
@@ -64,6 +64,29 @@ def test_episodes_are_class_balanced_from_disjoint_subjects() -> None:
         assert np.bincount(labels[query], minlength=3).tolist() == [2, 2, 2]
         assert not set(subjects[support]) & set(subjects[query])
         assert set(support) | set(query) <= set(pool)
+
+
+def test_a_pass_presents_every_clip_once_from_disjoint_subjects() -> None:
+    labels = np.tile([0, 0, 0, 1, 2], 6)
+    subjects = np.repeat([f"s{i}" for i in range(6)], 5)
+    pool = np.flatnonzero(subjects != "s5")
+    episodes = sample_pass(labels, subjects, pool, 1, 1, np.random.default_rng(0))
+    supports = np.concatenate([support for support, _ in episodes])
+    queries = np.concatenate([query for _, query in episodes])
+    assert len(episodes) == 5  # 3 support subjects' 15 clips in chunks of 1 per class x 3
+    assert sorted(np.concatenate([supports, queries]).tolist()) == pool.tolist()
+    assert not set(subjects[supports]) & set(subjects[queries])
+    assert all(len(support) and len(query) for support, query in episodes)
+
+
+def test_a_pass_repeats_the_clips_of_a_short_side() -> None:
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    subjects = np.array(["a"] * 9 + ["b"])
+    episodes = sample_pass(labels, subjects, np.arange(10), 1, 1, np.random.default_rng(0))
+    assert len(episodes) == 3
+    sides = [np.concatenate([episode[i] for episode in episodes]) for i in (0, 1)]
+    long, short = sorted(sides, key=len, reverse=True)
+    assert sorted(long.tolist()) == list(range(9)) and short.tolist() == [9, 9, 9]
 
 
 def test_a_single_subject_is_both_support_and_query() -> None:
@@ -194,6 +217,26 @@ def test_episodes_draw_only_the_training_subjects(toy: FeatureSet, macro: Featur
     assert len(drawn) == 2 * FAST["episodes"]
     assert set(toy.subjects[np.concatenate(drawn)]) <= set(fold.train_subjects)
     assert set(toy.subjects[result.test_indices]) == {fold.test_subject}
+
+
+def test_the_pass_sampler_presents_every_training_clip_each_pass(
+        toy: FeatureSet, macro: FeatureSet, monkeypatch: pytest.MonkeyPatch) -> None:
+    passes: list[list[tuple[np.ndarray, np.ndarray]]] = []
+
+    def spy(*args: Any, **kwargs: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+        passes.append(sample_pass(*args, **kwargs))
+        return passes[-1]
+
+    monkeypatch.setattr(ma, "sample_pass", spy)
+    fold = loso_folds(sorted(set(toy.subjects)), n_val_subjects=1, seed=0)[0]
+    result = _run(toy, macro, sampler="pass")
+    train = np.sort(toy.subject_indices(fold.train_subjects))
+    assert sum(len(episodes) for episodes in passes[:-1]) < FAST["episodes"]
+    assert sum(len(episodes) for episodes in passes) >= FAST["episodes"]
+    for episodes in passes:
+        assert np.array_equal(np.sort(np.concatenate([np.concatenate(e) for e in episodes])),
+                              train)
+    assert not np.array_equal(result.probs, _run(toy, macro).probs)
 
 
 def test_the_held_out_labels_are_never_used(toy: FeatureSet, macro: FeatureSet) -> None:
